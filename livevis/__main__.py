@@ -1,0 +1,5 @@
+import sys
+
+from livevis.cli import main
+
+sys.exit(main())

@@ -1,0 +1,163 @@
+"""The analysis stage: audio samples in, one :class:`AnalysisState` per hop out.
+
+:class:`Analyzer` is the pure pipeline (resample → 0.5 s window → features → emotion →
+state) used both live and offline, so an offline render shows exactly what a live show
+would. :class:`AnalysisThread` runs it live: it drains the capture ring buffer, publishes
+the newest state into a :class:`LatestState` slot and never blocks the render loop.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+import numpy as np
+import soxr
+
+from livevis.audio.capture import StreamClock
+from livevis.features import HOP_S, SAMPLE_RATE, FeatureExtractor
+from livevis.ringbuffer import RingBuffer
+from livevis.state import AnalysisState, LatestState
+from livevis.tempo import TempoTracker
+
+
+class EmotionPredictor(Protocol):
+    def step(self, features: np.ndarray) -> tuple[float, float, np.ndarray]: ...
+
+
+class Analyzer:
+    """Turns a stream of mono samples into analysis states, one per hop.
+
+    Args:
+        source_rate: sample rate of the samples passed to :meth:`feed`, Hz.
+        emotion: a predictor with ``step(features (128,) float32) -> (valence, arousal, aus (17,))``
+            such as :class:`livevis.emotion.EmotionModel`.
+        hop_s: hop in seconds (default 0.1).
+        smoother: optional callable ``(vector) -> vector`` applied to [valence, arousal, *aus]
+            each hop (attack/release smoothing).
+    """
+
+    def __init__(self, source_rate: int, emotion: EmotionPredictor, hop_s: float = HOP_S,
+                 smoother: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+        self.features = FeatureExtractor(hop_s)
+        self.emotion = emotion
+        self.smoother = smoother
+        self.tempo = TempoTracker()
+        self.hop_s = self.features.hop_samples / SAMPLE_RATE
+        self._resampler = (
+            None if source_rate == SAMPLE_RATE
+            else soxr.ResampleStream(source_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+        )
+        self._window = np.zeros(self.features.window_samples, dtype=np.float32)
+        self._pending = 0  # samples in _window not yet covered by a hop
+        self._samples = 0  # total 16 kHz samples consumed
+        self._onset_peak = 1e-6
+
+    def _hop(self) -> AnalysisState:
+        f = self.features.process(self._window)
+        valence, arousal, aus = self.emotion.step(f.vector)
+        values = np.concatenate([[valence, arousal], aus]).astype(np.float32)
+        if self.smoother is not None:
+            values = self.smoother(values)
+        tempo, phase = self.tempo.update(f.onset_envelope)
+        self._onset_peak = max(self._onset_peak * 0.995, f.onset)
+        return AnalysisState(
+            time=self._samples / SAMPLE_RATE, rms=f.rms, bass=f.bass, mid=f.mid, high=f.high,
+            onset=float(np.clip(f.onset / self._onset_peak, 0.0, 1.0)), energy=f.energy,
+            tempo=tempo, beat_phase=phase,
+            valence=float(np.clip(values[0], -1, 1)), arousal=float(np.clip(values[1], -1, 1)),
+            aus=np.clip(values[2:], 0.0, 1.0).astype(np.float32),
+        )
+
+    def feed(self, samples: np.ndarray, last: bool = False) -> list[AnalysisState]:
+        """Consume mono float32 samples at ``source_rate``; return the states of completed hops.
+
+        Args:
+            samples: shape (n,), float32, [-1, 1].
+            last: True at the end of a stream, to flush the resampler.
+        """
+        x = np.nan_to_num(samples.astype(np.float32, copy=False))
+        if self._resampler is not None:
+            x = self._resampler.resample_chunk(x, last=last)
+        states = []
+        hop = self.features.hop_samples
+        while len(x):
+            take = min(len(x), hop - self._pending)
+            self._window = np.roll(self._window, -take)
+            self._window[-take:] = x[:take]
+            x = x[take:]
+            self._pending += take
+            self._samples += take
+            if self._pending == hop:
+                self._pending = 0
+                states.append(self._hop())
+        return states
+
+
+@dataclass
+class AnalysisStats:
+    """Counters of the live analysis thread."""
+
+    hops: int = 0
+    skipped_samples: int = 0
+    latencies: list[float] | None = None  # seconds from sample arrival to state publish
+
+
+class AnalysisThread(threading.Thread):
+    """Drains a ring buffer into an :class:`Analyzer` and publishes the newest state.
+
+    Args:
+        ring: the capture/playback ring buffer (mono, ``analyzer``'s source rate).
+        clock: the stream's :class:`StreamClock`, for liveness ("no input") and latency.
+        analyzer: the pipeline.
+        latest: where states are published.
+        max_backlog_s: if more than this much audio is waiting (analysis overloaded),
+            older audio is skipped so the show stays live.
+        record_latency: keep a list of arrival→publish latencies (for benchmarks).
+    """
+
+    def __init__(self, ring: RingBuffer, clock: StreamClock, analyzer: Analyzer, latest: LatestState,
+                 source_rate: int, max_backlog_s: float = 1.0, record_latency: bool = False) -> None:
+        super().__init__(name="livevis-analysis", daemon=True)
+        self.ring, self.clock, self.analyzer, self.latest = ring, clock, analyzer, latest
+        self.source_rate = source_rate
+        self.max_backlog = int(max_backlog_s * source_rate)
+        self.stats = AnalysisStats(latencies=[] if record_latency else None)
+        self._stop = threading.Event()
+        self.error: BaseException | None = None
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        try:
+            self._loop()
+        except BaseException as err:  # surfaced by the app; the render loop keeps going
+            self.error = err
+            self.latest.publish(self.latest.get().with_input(False))
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            backlog = self.ring.available()
+            if backlog > self.max_backlog:
+                skip = backlog - self.max_backlog // 2
+                self.ring.read(skip)
+                self.stats.skipped_samples += skip
+            arrival_total, arrival_time = self.clock.last_arrival
+            block = self.ring.read()
+            if block.size == 0:
+                alive = self.clock.alive()
+                if self.latest.get().input_ok != alive:
+                    self.latest.publish(self.latest.get().with_input(alive, self.ring.overflows))
+                time.sleep(0.005)
+                continue
+            states = self.analyzer.feed(block)
+            if states:
+                state = states[-1].with_input(True, self.ring.overflows)
+                self.latest.publish(state)
+                self.stats.hops += len(states)
+                if self.stats.latencies is not None and arrival_time > 0:
+                    # the newest sample used arrived at or before arrival_time
+                    self.stats.latencies.append(time.monotonic() - arrival_time)

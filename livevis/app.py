@@ -1,0 +1,162 @@
+"""The live show: audio source → analysis thread → compositor → pyglet window.
+
+The render loop runs at the display rate, takes the newest :class:`AnalysisState` from a
+:class:`LatestState` slot and never waits on analysis. If the audio stalls, the last picture
+keeps animating and a "NO INPUT" banner appears until sound returns.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from livevis.analysis import Analyzer, AnalysisThread
+from livevis.errors import LivevisError
+from livevis.state import LatestState
+
+
+@dataclass
+class RunOptions:
+    """Options of ``livevis run``.
+
+    Attributes:
+        input_path: audio file to play and visualise (None: listen to an input device).
+        device: input device (name substring or index; None: default).
+        output_device: output device for file playback (None: default).
+        fullscreen: open the window fullscreen on ``screen``.
+        screen: index of the screen (monitor) for the window.
+        size: window size in pixels when not fullscreen.
+        model: path of an emotion model (None: the built-in one).
+        duration: stop after this many seconds (None: until closed / end of file).
+    """
+
+    input_path: str | None = None
+    device: str | None = None
+    output_device: str | None = None
+    fullscreen: bool = False
+    screen: int = 0
+    size: tuple[int, int] = (1280, 720)
+    model: str | None = None
+    duration: float | None = None
+
+
+def _open_window(opts: RunOptions):
+    try:
+        import pyglet
+
+        display = pyglet.display.get_display()
+        screens = display.get_screens()
+    except Exception as err:
+        raise LivevisError(
+            f"cannot open a window: no display ({err.__class__.__name__}); run under a desktop session, "
+            "use xvfb-run, or render to a file with 'livevis render'"
+        ) from None
+    if not 0 <= opts.screen < len(screens):
+        listing = "; ".join(f"{i}: {s.width}x{s.height}" for i, s in enumerate(screens))
+        raise LivevisError(f"no screen {opts.screen}; screens available: {listing}")
+    config = pyglet.gl.Config(major_version=3, minor_version=3, forward_compatible=True, double_buffer=True)
+    kwargs = dict(caption="livevis", vsync=True, config=config)
+    if opts.fullscreen:
+        window = pyglet.window.Window(fullscreen=True, screen=screens[opts.screen], **kwargs)
+    else:
+        window = pyglet.window.Window(width=opts.size[0], height=opts.size[1], resizable=True, **kwargs)
+    return pyglet, window
+
+
+def run_live(opts: RunOptions, log=print) -> dict:
+    """Run the live show until the window is closed, the file ends or ``duration`` passes.
+
+    Returns:
+        Run statistics: frames drawn, analysis hops, mean fps, skipped samples, overflows.
+
+    Raises:
+        LivevisError: unreadable file, unknown/unopenable device, no display.
+    """
+    import moderngl
+
+    from livevis.audio.capture import AudioCapture
+    from livevis.audio.playback import FilePlayer
+    from livevis.emotion import load_emotion_model
+    from livevis.render import ScreenBlitter
+    from livevis.scene import make_compositor
+
+    if opts.input_path is not None:
+        source = FilePlayer(opts.input_path, device=opts.output_device)
+        log(f"playing {opts.input_path} ({source.duration:.1f} s) at {source.sample_rate} Hz, "
+            f"output latency {source.output_latency * 1000:.0f} ms")
+    else:
+        source = AudioCapture(opts.device)
+        log(f"listening to input {source.device}: {source.device_name} at {source.sample_rate} Hz")
+    emotion = load_emotion_model(opts.model, log=log)
+    log(f"emotion model on {emotion.provider}")
+    analyzer = Analyzer(source.sample_rate, emotion)
+    analyzer.features.warm_up()
+
+    pyglet, window = _open_window(opts)
+    ctx = moderngl.create_context()
+    log(f"OpenGL: {ctx.info['GL_RENDERER']}")
+    comp_size = window.get_framebuffer_size()
+    compositor = make_compositor(ctx, *comp_size)
+    blitter = ScreenBlitter(ctx)
+    banner = pyglet.text.Label("NO INPUT", font_size=36, bold=True, color=(255, 80, 80, 255),
+                               x=20, y=20, anchor_x="left", anchor_y="bottom")
+
+    latest = LatestState()
+    worker = AnalysisThread(source.ring, source.clock, analyzer, latest, source.sample_rate)
+    stats = {"frames": 0}
+    t0 = time.monotonic()
+
+    @window.event
+    def on_draw():
+        nonlocal compositor
+        size = window.get_framebuffer_size()
+        if size != (compositor.width, compositor.height) and min(size) > 0:
+            compositor.release()
+            compositor = make_compositor(ctx, *size)
+        state = latest.get()
+        compositor.render(state, time.monotonic() - t0)
+        ctx.screen.use()
+        blitter.draw(compositor.texture, size)
+        if not state.input_ok:
+            banner.draw()
+        stats["frames"] += 1
+
+    def tick(_dt):
+        elapsed = time.monotonic() - t0
+        done_file = opts.input_path is not None and source.finished.is_set()
+        if done_file or (opts.duration is not None and elapsed >= opts.duration):
+            window.close()
+            pyglet.app.exit()
+
+    @window.event
+    def on_key_press(symbol, modifiers):
+        if symbol in (pyglet.window.key.ESCAPE, pyglet.window.key.Q):
+            window.close()
+            pyglet.app.exit()
+        elif symbol == pyglet.window.key.F:
+            window.set_fullscreen(not window.fullscreen)
+
+    source.start()
+    worker.start()
+    if not source.clock.last_callback:
+        _wait_first(source.clock)
+    pyglet.clock.schedule_interval(tick, 0.1)
+    try:
+        pyglet.app.run(1 / 60)
+    finally:
+        worker.stop()
+        worker.join(timeout=2)
+        source.stop()
+    elapsed = time.monotonic() - t0
+    stats.update(hops=worker.stats.hops, fps=stats["frames"] / max(elapsed, 1e-9),
+                 skipped_samples=worker.stats.skipped_samples, overflows=source.ring.overflows)
+    if worker.error is not None:
+        log(f"analysis stopped: {worker.error}")
+    return stats
+
+
+def _wait_first(clock, timeout: float = 3.0) -> None:
+    """Wait for the first audio callback (PulseAudio may take ~2 s); the show starts anyway."""
+    deadline = time.monotonic() + timeout
+    while not clock.last_callback and time.monotonic() < deadline:
+        time.sleep(0.01)

@@ -1,0 +1,1 @@
+"""Audio input: device listing, live capture, file decoding and real-time file playback."""

@@ -1,0 +1,120 @@
+"""Command line: ``livevis run | render | devices | demo``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from livevis import __version__
+from livevis.errors import LivevisError
+
+
+def _size(text: str) -> tuple[int, int]:
+    from livevis.offline import parse_size
+
+    try:
+        return parse_size(text)
+    except LivevisError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _add_window_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fullscreen", action="store_true", help="open fullscreen")
+    p.add_argument("--screen", type=int, default=0, help="screen (monitor) index for the window (default 0)")
+    p.add_argument("--size", type=_size, default=(1280, 720), help="window size WxH when not fullscreen (default 1280x720)")
+    p.add_argument("--output-device", metavar="NAME|INDEX", help="audio output for file playback (default: system default)")
+    p.add_argument("--model", metavar="PATH", help="emotion model (.onnx); default: the built-in models/emotion.onnx")
+    p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="livevis", description="Real-time music visualizer: emotion → face, energy → images.")
+    parser.add_argument("--version", action="version", version=f"livevis {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="visualize live input (or a file played in real time) in a window")
+    run.add_argument("--input", metavar="FILE", help="play this audio file and visualize it in sync")
+    run.add_argument("--device", metavar="NAME|INDEX", help="audio input device (default: system default)")
+    _add_window_options(run)
+
+    render = sub.add_parser("render", help="render an audio file offline to an mp4 video")
+    render.add_argument("input", metavar="FILE", help="audio file")
+    render.add_argument("-o", "--output", required=True, metavar="OUT.mp4", help="video file to write")
+    render.add_argument("--size", type=_size, default=(1280, 720), help="video size WxH (default 1280x720)")
+    render.add_argument("--fps", type=int, default=30, help="frames per second (default 30)")
+    render.add_argument("--duration", type=float, metavar="SECONDS", help="render only the first SECONDS")
+    render.add_argument("--model", metavar="PATH", help="emotion model (.onnx)")
+    render.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    sub.add_parser("devices", help="list audio inputs and outputs")
+
+    demo = sub.add_parser("demo", help="play and visualize the built-in demo track")
+    _add_window_options(demo)
+    return parser
+
+
+def _cmd_run(args, input_path) -> int:
+    from livevis.app import RunOptions, run_live
+
+    opts = RunOptions(input_path=input_path, device=getattr(args, "device", None), output_device=args.output_device,
+                      fullscreen=args.fullscreen, screen=args.screen, size=args.size, model=args.model,
+                      duration=args.duration)
+    stats = run_live(opts)
+    print(f"drew {stats['frames']} frames ({stats['fps']:.1f} fps), {stats['hops']} analysis hops, "
+          f"{stats['overflows']} input overflows, {stats['skipped_samples']} samples skipped")
+    return 0
+
+
+def _cmd_render(args) -> int:
+    from livevis.audio.decode import load_audio
+    from livevis.emotion import load_emotion_model
+    from livevis.offline import render_file
+    from livevis.scene import make_compositor, offscreen_context
+
+    load_audio(args.input)  # fail fast with a clear message before any GL or model work
+    emotion = load_emotion_model(args.model)
+    print(f"emotion model on {emotion.provider}", file=sys.stderr)
+    ctx = offscreen_context()
+    n = render_file(args.input, args.output, emotion, lambda w, h: make_compositor(ctx, w, h),
+                    size=args.size, fps=args.fps, duration=args.duration, progress=not args.no_progress)
+    print(f"wrote {args.output}: {n} frames at {args.fps} fps, {args.size[0]}x{args.size[1]}")
+    return 0
+
+
+def _cmd_devices() -> int:
+    from livevis.audio.devices import format_device_table
+
+    print(format_device_table())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _cmd_run(args, args.input)
+        if args.command == "render":
+            return _cmd_render(args)
+        if args.command == "devices":
+            return _cmd_devices()
+        if args.command == "demo":
+            from livevis.demo import demo_track
+
+            return _cmd_run(args, str(demo_track()))
+    except LivevisError as err:
+        print(f"livevis: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as err:  # a bug: keep the operator's terminal readable, keep details on request
+        if os.environ.get("LIVEVIS_DEBUG"):
+            raise
+        print(f"livevis: internal error: {err.__class__.__name__}: {err} (set LIVEVIS_DEBUG=1 for details)",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

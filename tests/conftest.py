@@ -1,0 +1,53 @@
+"""Shared test fixtures: paths to real music in ../shared and the installed music package."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from livevis import ROOT
+
+SHARED = ROOT.parent / "shared"
+LIBROSA_DATA = SHARED / "audio" / "librosa-data"
+
+
+def shared_file(relative: str) -> Path:
+    """A file under ../shared, or skip the test with the reason."""
+    path = SHARED / relative
+    if not path.exists():
+        pytest.skip(f"needs ../shared/{relative} (the shared development data is not beside this checkout)")
+    return path
+
+
+@pytest.fixture
+def vibe_ace() -> Path:
+    """A real pop/jazz track (Kevin MacLeod, CC-BY 3.0), 30 s, 22.05 kHz stereo OGG."""
+    return shared_file("audio/librosa-data/Kevin_MacLeod_-_Vibe_Ace.ogg")
+
+
+@pytest.fixture
+def trumpet() -> Path:
+    """A short solo trumpet loop (sorohanro, CC-BY 3.0)."""
+    return shared_file("audio/librosa-data/sorohanro_-_solo-trumpet-06.ogg")
+
+
+@pytest.fixture
+def demo_track() -> Path:
+    from livevis.demo import demo_track
+
+    return demo_track()
+
+
+def run_cli(*args: str, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m livevis ARGS`` and capture its output."""
+    import os
+
+    full_env = dict(os.environ)
+    full_env.pop("LIVEVIS_DEBUG", None)
+    if env:
+        full_env.update(env)
+    return subprocess.run([sys.executable, "-m", "livevis", *args], capture_output=True, text=True,
+                          timeout=timeout, env=full_env, cwd=ROOT)
