@@ -1,0 +1,62 @@
+"""Every bad input an operator can cause gets one clear line and a non-zero exit, no traceback."""
+
+import pytest
+
+from tests.conftest import run_cli
+
+
+def _assert_clean_error(proc, *needles):
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("livevis: error:")]
+    assert len(lines) == 1, proc.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+def test_render_missing_file(tmp_path):
+    proc = run_cli("render", str(tmp_path / "nope.ogg"), "-o", str(tmp_path / "out.mp4"))
+    _assert_clean_error(proc, "not found", "nope.ogg")
+
+
+def test_render_unsupported_format(tmp_path):
+    fake = tmp_path / "notes.ogg"
+    fake.write_text("this is not audio\n" * 50)
+    proc = run_cli("render", str(fake), "-o", str(tmp_path / "out.mp4"))
+    _assert_clean_error(proc, "cannot decode", "notes.ogg", "supported")
+
+
+def test_run_missing_file(tmp_path):
+    proc = run_cli("run", "--input", str(tmp_path / "gone.flac"))
+    _assert_clean_error(proc, "gone.flac")
+
+
+def test_unknown_input_device_lists_devices():
+    proc = run_cli("run", "--device", "no-such-microphone")
+    line = _assert_clean_error(proc, "no-such-microphone", "inputs available")
+    assert "default" in line or "pulse" in line  # the real device list of this machine
+
+
+def test_unopenable_output_device(vibe_ace):
+    proc = run_cli("run", "--input", str(vibe_ace), "--output-device", "999")
+    _assert_clean_error(proc, "999", "outputs available")
+
+
+def test_no_input_device_at_all():
+    """With the sound server unreachable PortAudio sees no device (a real condition, caused
+    for real by pointing the client at a socket that does not exist)."""
+    proc = run_cli("run", env={"PULSE_SERVER": "unix:/nonexistent/livevis-test"})
+    _assert_clean_error(proc, "no default audio input device", "inputs available")
+
+
+def test_bad_size_is_an_argument_error(tmp_path):
+    proc = run_cli("render", "x.ogg", "-o", str(tmp_path / "o.mp4"), "--size", "12x7x3")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "--size must look like 1280x720" in proc.stderr
+
+
+def test_devices_lists_inputs_and_outputs():
+    proc = run_cli("devices")
+    assert proc.returncode == 0, proc.stderr
+    assert "Audio inputs:" in proc.stdout and "Audio outputs:" in proc.stdout
