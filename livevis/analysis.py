@@ -125,6 +125,8 @@ class AnalysisThread(threading.Thread):
         self.source_rate = source_rate
         self.max_backlog = int(max_backlog_s * source_rate)
         self.stats = AnalysisStats(latencies=[] if record_latency else None)
+        #: ``time.monotonic()`` at which the newest sample of the newest published state arrived
+        self.published_arrival = 0.0
         self._stop = threading.Event()
         self.error: BaseException | None = None
 
@@ -156,6 +158,7 @@ class AnalysisThread(threading.Thread):
             states = self.analyzer.feed(block)
             if states:
                 state = states[-1].with_input(True, self.ring.overflows)
+                self.published_arrival = arrival_time
                 self.latest.publish(state)
                 self.stats.hops += len(states)
                 if self.stats.latencies is not None and arrival_time > 0:

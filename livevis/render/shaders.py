@@ -1,0 +1,61 @@
+"""Loading GLSL programs from ``shaders/`` with errors that name the file and the compiler message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import moderngl
+
+import livevis
+from livevis.errors import LivevisError
+
+
+class ShaderError(LivevisError):
+    """A shader file is missing, unreadable, or fails to compile/link."""
+
+
+def shader_path(name: str, shaders_dir: Path | None = None) -> Path:
+    """Path of shader file ``name`` under ``shaders_dir`` (default :data:`livevis.SHADERS_DIR`)."""
+    return Path(shaders_dir if shaders_dir is not None else livevis.SHADERS_DIR) / name
+
+
+def load_source(name: str, shaders_dir: Path | None = None) -> str:
+    """GLSL source text of shader file ``name``.
+
+    Raises:
+        ShaderError: the file is missing or unreadable (message names the full path).
+    """
+    path = shader_path(name, shaders_dir)
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ShaderError(f"shader file {path}: cannot read ({err.strerror or err})") from None
+
+
+def load_program(ctx: moderngl.Context, vertex: str, fragment: str,
+                 shaders_dir: Path | None = None) -> moderngl.Program:
+    """Compile and link the program made of shader files ``vertex`` and ``fragment``.
+
+    Raises:
+        ShaderError: a file is missing, or compiling/linking fails; the message names the
+            file(s) and carries the GLSL compiler log.
+    """
+    vs = load_source(vertex, shaders_dir)
+    fs = load_source(fragment, shaders_dir)
+    try:
+        return ctx.program(vertex_shader=vs, fragment_shader=fs)
+    except Exception as err:  # moderngl.Error: compile or link failure with the driver's log
+        msg = str(err).strip()
+        if "vertex_shader" in msg:
+            where = shader_path(vertex, shaders_dir)
+        elif "fragment_shader" in msg:
+            where = shader_path(fragment, shaders_dir)
+        else:
+            where = f"{shader_path(vertex, shaders_dir)} + {shader_path(fragment, shaders_dir)}"
+        raise ShaderError(f"shader {where} failed to compile/link: {msg}") from None
+
+
+def set_uniform(program: moderngl.Program, name: str, value) -> None:
+    """Set uniform ``name`` if the program uses it (drivers drop unused uniforms)."""
+    if name in program:
+        program[name].value = value

@@ -1,0 +1,136 @@
+"""Data for the emotion-model tools: real music, human labels, cached per-hop features.
+
+Shared by ``tools/train_emotion.py``, ``tools/eval_emotion.py`` and ``tools/bench_emotion.py``.
+
+Sources (read from ``ROOT/../shared`` and the installed ``immich-memories-music`` package,
+never copied into the repository):
+
+- emoMusic ("1000 songs", MediaEval 2013; Soleymani et al. 2013): 6 clips with audio
+  (``data/emomusic/audio/{2,3,4,5,7,8}.flac``, 45 s each) and dynamic valence/arousal at 2 Hz
+  from 15 s to 45 s (``valence_cont_average.csv``, ``arousal_cont_average.csv``, mean of raters,
+  scale -1…1).
+- ``audio/librosa-data/*.ogg`` (CC-BY 3.0 / public domain) and the
+  ``immich-memories-music`` tracks (MIT; mood folders calm/energetic/happy/nostalgic/tender).
+
+Per-hop features are exactly the runtime's: :class:`livevis.features.FeatureExtractor` on the
+last 0.5 s of 16 kHz mono audio every 0.1 s; hop ``k``'s window ends at ``0.5 + 0.1 k`` s.
+They are cached as ``.npz`` under the user cache dir (``~/.cache/livevis/emotion``), keyed by
+file path, size, mtime and segment, so reruns skip the (~17 ms/hop) extraction.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from livevis.audio.decode import load_audio  # noqa: E402
+from livevis.features import HOP_S, SAMPLE_RATE, WINDOW_S, FeatureExtractor  # noqa: E402
+
+SHARED = ROOT.parent / "shared"
+EMOMUSIC = SHARED / "data" / "emomusic"
+EMOMUSIC_IDS = (2, 3, 4, 5, 7, 8)
+LIBROSA_DIR = SHARED / "audio" / "librosa-data"
+MOODS = ("calm", "energetic", "happy", "nostalgic", "tender")
+#: Bump when the feature extractor changes, to invalidate the cache.
+FEATURE_VERSION = "v1"
+
+
+def cache_dir() -> Path:
+    """Feature cache folder (created on demand); ``LIVEVIS_CACHE`` overrides it."""
+    base = os.environ.get("LIVEVIS_CACHE")
+    if base is None:
+        import platformdirs
+
+        base = platformdirs.user_cache_dir("livevis")
+    path = Path(base) / "emotion"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def hop_end_time(k: np.ndarray | int) -> np.ndarray | float:
+    """End time in seconds of hop ``k``'s 0.5 s window (hop 0 covers 0…0.5 s)."""
+    return WINDOW_S + HOP_S * np.asarray(k)
+
+
+def hop_for_time(t: np.ndarray | float) -> np.ndarray:
+    """Index of the hop whose window ends at time ``t`` (seconds), rounded to the nearest hop."""
+    return np.rint((np.asarray(t, dtype=np.float64) - WINDOW_S) / HOP_S).astype(np.int64)
+
+
+def load_mono16k(path: Path, start_s: float = 0.0, dur_s: float | None = None) -> np.ndarray:
+    """Decode ``path`` to float32 mono at 16 kHz, optionally cut to ``[start_s, start_s + dur_s)``."""
+    data, _ = load_audio(path, SAMPLE_RATE)
+    x = data.mean(axis=1).astype(np.float32)
+    a = int(round(start_s * SAMPLE_RATE))
+    b = len(x) if dur_s is None else min(len(x), a + int(round(dur_s * SAMPLE_RATE)))
+    return x[a:b]
+
+
+def extract_hops(x: np.ndarray, extractor: FeatureExtractor | None = None) -> np.ndarray:
+    """Per-hop feature vectors of a whole signal, float32 (n_hops, 128), hop k ends at 0.5 + 0.1 k s."""
+    fe = extractor or FeatureExtractor()
+    win, hop = fe.window_samples, fe.hop_samples
+    n = 0 if len(x) < win else 1 + (len(x) - win) // hop
+    out = np.empty((n, 128), dtype=np.float32)
+    for k in range(n):
+        out[k] = fe.process(x[k * hop:k * hop + win]).vector
+    return out
+
+
+def track_features(path: Path, start_s: float = 0.0, dur_s: float | None = None) -> np.ndarray:
+    """Cached :func:`extract_hops` of a file segment: float32 (n_hops, 128)."""
+    path = Path(path).resolve()
+    st = path.stat()
+    key = f"{FEATURE_VERSION}|{path}|{st.st_size}|{int(st.st_mtime)}|{start_s}|{dur_s}"
+    f = cache_dir() / (hashlib.sha1(key.encode()).hexdigest()[:20] + ".npz")
+    if f.exists():
+        return np.load(f)["x"]
+    feats = extract_hops(load_mono16k(path, start_s, dur_s))
+    tmp = f.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, x=feats, key=key)
+    tmp.replace(f)
+    return feats
+
+
+def _read_cont(name: str) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    with open(EMOMUSIC / name, newline="") as fh:
+        rows = list(csv.reader(fh))
+    times = np.array([int(c.split("_")[1].rstrip("ms")) / 1000.0 for c in rows[0][1:]])
+    values = {int(r[0]): np.array([float(v) if v else np.nan for v in r[1:]], dtype=np.float32) for r in rows[1:]}
+    return times, values
+
+
+def emomusic_clip(song_id: int) -> dict:
+    """One annotated emoMusic clip: features and labels aligned at 2 Hz.
+
+    Returns a dict with ``x`` (n_hops, 128) float32 features, ``label_hops`` int (n_labels,)
+    hop indices, ``valence`` and ``arousal`` float32 (n_labels,) in [-1, 1], ``times`` (s).
+    """
+    times, val = _read_cont("valence_cont_average.csv")
+    _, aro = _read_cont("arousal_cont_average.csv")
+    x = track_features(EMOMUSIC / "audio" / f"{song_id}.flac")
+    hops = hop_for_time(times)
+    ok = (hops < len(x)) & np.isfinite(val[song_id]) & np.isfinite(aro[song_id])
+    return {"id": song_id, "x": x, "label_hops": hops[ok], "times": times[ok],
+            "valence": val[song_id][ok], "arousal": aro[song_id][ok]}
+
+
+def immich_tracks() -> dict[str, list[Path]]:
+    """Mood folder → sorted list of the ``immich-memories-music`` tracks (.opus)."""
+    import immich_memories_music
+
+    base = Path(immich_memories_music.__file__).parent / "tracks"
+    return {m: sorted((base / m).glob("*.opus")) for m in MOODS}
+
+
+def librosa_tracks() -> list[Path]:
+    """The real recordings in ``../shared/audio/librosa-data``."""
+    return sorted(LIBROSA_DIR.glob("*.ogg"))
