@@ -8,6 +8,7 @@ the newest state into a :class:`LatestState` slot and never blocks the render lo
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -16,11 +17,11 @@ from typing import Callable, Protocol
 import numpy as np
 import soxr
 
-from livevis.audio.capture import StreamClock
 from livevis.features import HOP_S, SAMPLE_RATE, FeatureExtractor
-from livevis.ringbuffer import RingBuffer
 from livevis.state import AnalysisState, LatestState
 from livevis.tempo import TempoTracker
+
+log = logging.getLogger("livevis.analysis")
 
 
 class EmotionPredictor(Protocol):
@@ -46,14 +47,19 @@ class Analyzer:
         self.smoother = smoother
         self.tempo = TempoTracker()
         self.hop_s = self.features.hop_samples / SAMPLE_RATE
-        self._resampler = (
-            None if source_rate == SAMPLE_RATE
-            else soxr.ResampleStream(source_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
-        )
+        self.set_source_rate(source_rate)
         self._window = np.zeros(self.features.window_samples, dtype=np.float32)
         self._pending = 0  # samples in _window not yet covered by a hop
         self._samples = 0  # total 16 kHz samples consumed
         self._onset_peak = 1e-6
+
+    def set_source_rate(self, source_rate: int) -> None:
+        """(Re)start resampling from ``source_rate`` Hz (e.g. after a device was reopened)."""
+        self.source_rate = source_rate
+        self._resampler = (
+            None if source_rate == SAMPLE_RATE
+            else soxr.ResampleStream(source_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+        )
 
     def _hop(self) -> AnalysisState:
         f = self.features.process(self._window)
@@ -102,65 +108,79 @@ class AnalysisStats:
 
     hops: int = 0
     skipped_samples: int = 0
+    errors: int = 0
     latencies: list[float] | None = None  # seconds from sample arrival to state publish
 
 
 class AnalysisThread(threading.Thread):
-    """Drains a ring buffer into an :class:`Analyzer` and publishes the newest state.
+    """Drains an audio source's ring buffer into an :class:`Analyzer`; publishes the newest state.
 
     Args:
-        ring: the capture/playback ring buffer (mono, ``analyzer``'s source rate).
-        clock: the stream's :class:`StreamClock`, for liveness ("no input") and latency.
+        source: an object with ``ring`` (:class:`RingBuffer`), ``clock`` (:class:`StreamClock`)
+            and ``sample_rate`` attributes, such as a file player or a live input; if it has a
+            ``supervise()`` method (device-loss recovery), it is called every loop.
         analyzer: the pipeline.
         latest: where states are published.
-        max_backlog_s: if more than this much audio is waiting (analysis overloaded),
-            older audio is skipped so the show stays live.
+        max_backlog_s: if more than this much audio is waiting (analysis overloaded), older
+            audio is skipped (counted in ``stats.skipped_samples``) so the show stays live.
         record_latency: keep a list of arrival→publish latencies (for benchmarks).
+
+    An exception in one block is logged and counted (``stats.errors``); the thread goes on.
     """
 
-    def __init__(self, ring: RingBuffer, clock: StreamClock, analyzer: Analyzer, latest: LatestState,
-                 source_rate: int, max_backlog_s: float = 1.0, record_latency: bool = False) -> None:
+    def __init__(self, source, analyzer: Analyzer, latest: LatestState, max_backlog_s: float = 1.0,
+                 record_latency: bool = False) -> None:
         super().__init__(name="livevis-analysis", daemon=True)
-        self.ring, self.clock, self.analyzer, self.latest = ring, clock, analyzer, latest
-        self.source_rate = source_rate
-        self.max_backlog = int(max_backlog_s * source_rate)
+        self.source, self.analyzer, self.latest = source, analyzer, latest
+        self.max_backlog_s = max_backlog_s
         self.stats = AnalysisStats(latencies=[] if record_latency else None)
         #: ``time.monotonic()`` at which the newest sample of the newest published state arrived
         self.published_arrival = 0.0
-        self._stop = threading.Event()
-        self.error: BaseException | None = None
+        self._stop_event = threading.Event()
+        self._ring = source.ring
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stop_event.set()
 
     def run(self) -> None:
-        try:
-            self._loop()
-        except BaseException as err:  # surfaced by the app; the render loop keeps going
-            self.error = err
-            self.latest.publish(self.latest.get().with_input(False))
+        supervise = getattr(self.source, "supervise", None)
+        while not self._stop_event.is_set():
+            try:
+                if supervise is not None:
+                    supervise()
+                if not self._step():
+                    time.sleep(0.005)
+            except Exception:  # never let one bad block end the show
+                self.stats.errors += 1
+                log.exception("analysis error (%d so far); continuing", self.stats.errors)
+                time.sleep(0.05)
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            backlog = self.ring.available()
-            if backlog > self.max_backlog:
-                skip = backlog - self.max_backlog // 2
-                self.ring.read(skip)
-                self.stats.skipped_samples += skip
-            arrival_total, arrival_time = self.clock.last_arrival
-            block = self.ring.read()
-            if block.size == 0:
-                alive = self.clock.alive()
-                if self.latest.get().input_ok != alive:
-                    self.latest.publish(self.latest.get().with_input(alive, self.ring.overflows))
-                time.sleep(0.005)
-                continue
-            states = self.analyzer.feed(block)
-            if states:
-                state = states[-1].with_input(True, self.ring.overflows)
-                self.published_arrival = arrival_time
-                self.latest.publish(state)
-                self.stats.hops += len(states)
-                if self.stats.latencies is not None and arrival_time > 0:
-                    # the newest sample used arrived at or before arrival_time
-                    self.stats.latencies.append(time.monotonic() - arrival_time)
+    def _step(self) -> bool:
+        """Process what is waiting; False if there was nothing."""
+        ring, clock = self.source.ring, self.source.clock
+        if ring is not self._ring:  # the source reopened its device
+            self._ring = ring
+            self.analyzer.set_source_rate(self.source.sample_rate)
+        max_backlog = int(self.max_backlog_s * self.source.sample_rate)
+        backlog = ring.available()
+        if backlog > max_backlog:
+            skip = backlog - max_backlog // 2
+            ring.read(skip)
+            self.stats.skipped_samples += skip
+        arrival_total, arrival_time = clock.last_arrival
+        block = ring.read()
+        if block.size == 0:
+            alive = clock.alive()
+            current = self.latest.get()
+            if current.input_ok != alive:
+                self.latest.publish(current.with_input(alive, ring.overflows))
+            return False
+        states = self.analyzer.feed(block)
+        if states:
+            self.published_arrival = arrival_time
+            self.latest.publish(states[-1].with_input(True, ring.overflows))
+            self.stats.hops += len(states)
+            if self.stats.latencies is not None and arrival_time > 0:
+                # the newest sample used arrived at or before arrival_time
+                self.stats.latencies.append(time.monotonic() - arrival_time)
+        return True

@@ -74,7 +74,7 @@ def run_live(opts: RunOptions, log=print) -> dict:
     """
     import moderngl
 
-    from livevis.audio.capture import AudioCapture
+    from livevis.audio.live import LiveInput
     from livevis.audio.playback import FilePlayer
     from livevis.emotion import load_emotion_model
     from livevis.render import ScreenBlitter
@@ -85,7 +85,7 @@ def run_live(opts: RunOptions, log=print) -> dict:
         log(f"playing {opts.input_path} ({source.duration:.1f} s) at {source.sample_rate} Hz, "
             f"output latency {source.output_latency * 1000:.0f} ms")
     else:
-        source = AudioCapture(opts.device)
+        source = LiveInput(opts.device)
         log(f"listening to input {source.device}: {source.device_name} at {source.sample_rate} Hz")
     emotion = load_emotion_model(opts.model, log=log)
     log(f"emotion model on {emotion.provider}")
@@ -102,7 +102,7 @@ def run_live(opts: RunOptions, log=print) -> dict:
                                x=20, y=20, anchor_x="left", anchor_y="bottom")
 
     latest = LatestState()
-    worker = AnalysisThread(source.ring, source.clock, analyzer, latest, source.sample_rate)
+    worker = AnalysisThread(source, analyzer, latest)
     stats = {"frames": 0}
     t0 = time.monotonic()
 
@@ -149,9 +149,10 @@ def run_live(opts: RunOptions, log=print) -> dict:
         source.stop()
     elapsed = time.monotonic() - t0
     stats.update(hops=worker.stats.hops, fps=stats["frames"] / max(elapsed, 1e-9),
-                 skipped_samples=worker.stats.skipped_samples, overflows=source.ring.overflows)
-    if worker.error is not None:
-        log(f"analysis stopped: {worker.error}")
+                 skipped_samples=worker.stats.skipped_samples, overflows=source.ring.overflows,
+                 errors=worker.stats.errors)
+    if worker.stats.errors:
+        log(f"{worker.stats.errors} analysis errors (see the log file)")
     return stats
 
 

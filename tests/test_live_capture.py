@@ -41,7 +41,7 @@ def test_capture_sees_music_played_into_the_sink(vibe_ace):
     analyzer = Analyzer(capture.sample_rate, load_emotion_model())
     analyzer.features.warm_up()
     latest = LatestState()
-    worker = AnalysisThread(capture.ring, capture.clock, analyzer, latest, capture.sample_rate)
+    worker = AnalysisThread(capture, analyzer, latest)
     capture.start()
     try:
         assert capture.wait_first_callback(timeout=5.0), "no audio callback within 5 s"
@@ -57,7 +57,7 @@ def test_capture_sees_music_played_into_the_sink(vibe_ace):
         worker.stop()
         worker.join(timeout=2)
         capture.stop()
-    assert worker.error is None
+    assert worker.stats.errors == 0
     assert quiet and loud
     assert max(s.rms for s in quiet) < 1e-3
     assert np.median([s.rms for s in loud]) > 0.01

@@ -98,7 +98,7 @@ def bench_latency(track: Path, seconds: float) -> None:
     analyzer = Analyzer(capture.sample_rate, load_emotion_model())
     analyzer.features.warm_up()
     latest = LatestState()
-    worker = AnalysisThread(capture.ring, capture.clock, analyzer, latest, capture.sample_rate,
+    worker = AnalysisThread(capture, analyzer, latest,
                             record_latency=True)
     frame_latencies: list[float] = []
     stop = threading.Event()

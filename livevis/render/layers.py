@@ -1,0 +1,190 @@
+"""Layers: things that draw one full-size RGBA picture (straight alpha) per frame.
+
+The :class:`~livevis.render.compositor.Compositor` binds a cleared (transparent) framebuffer
+of its size, calls :meth:`Layer.draw`, then blends the result onto the picture so far with
+the layer's ``blend`` mode and ``opacity``.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import moderngl
+import numpy as np
+
+from livevis.render.shaders import load_program, set_uniform
+from livevis.state import AnalysisState
+
+#: Blend modes a layer may use, in the order of the composite shader's ``u_mode``.
+BLEND_MODES: tuple[str, ...] = ("normal", "add", "screen", "multiply")
+
+
+class Layer:
+    """Base class of compositor layers.
+
+    Args:
+        opacity: layer opacity in [0, 1] (values outside are clamped).
+        blend: one of :data:`BLEND_MODES`. With ``a = src.alpha * opacity``:
+            normal = mix(dst, src, a); add = dst + src*a; screen = 1-(1-dst)(1-src*a);
+            multiply = mix(dst, dst*src, a).
+
+    Raises:
+        ValueError: ``blend`` is not one of :data:`BLEND_MODES`.
+    """
+
+    def __init__(self, opacity: float = 1.0, blend: str = "normal") -> None:
+        self.opacity = opacity
+        self.blend = blend
+
+    @property
+    def opacity(self) -> float:
+        """Opacity in [0, 1]."""
+        return self._opacity
+
+    @opacity.setter
+    def opacity(self, value: float) -> None:
+        self._opacity = float(min(max(float(value), 0.0), 1.0))
+
+    @property
+    def blend(self) -> str:
+        """Blend mode, one of :data:`BLEND_MODES`."""
+        return self._blend
+
+    @blend.setter
+    def blend(self, value: str) -> None:
+        if value not in BLEND_MODES:
+            raise ValueError(f"unknown blend mode {value!r}; choose one of {', '.join(BLEND_MODES)}")
+        self._blend = value
+
+    def draw(self, state: AnalysisState, t: float, size: tuple[int, int]) -> None:
+        """Draw into the currently bound framebuffer (cleared to transparent, viewport set).
+
+        Args:
+            state: the newest analysis state.
+            t: clock time in seconds, for animation.
+            size: (width, height) of the target in pixels.
+        """
+        raise NotImplementedError
+
+    def release(self) -> None:
+        """Free GL objects. The layer must not be drawn afterwards."""
+
+
+class ShaderLayer(Layer):
+    """A layer drawn by one fullscreen fragment shader file from ``shaders/``.
+
+    Subclasses override :meth:`set_uniforms`. Raises :class:`ShaderError` if the shader
+    file is missing or does not compile.
+    """
+
+    fragment: str = ""
+
+    def __init__(self, ctx: moderngl.Context, opacity: float = 1.0, blend: str = "normal",
+                 fragment: str | None = None) -> None:
+        super().__init__(opacity, blend)
+        self.ctx = ctx
+        self.program = load_program(ctx, "fullscreen.vert", fragment or self.fragment)
+        self.vao = ctx.vertex_array(self.program, [])
+
+    def set_uniforms(self, state: AnalysisState, t: float, size: tuple[int, int]) -> None:
+        """Set this layer's uniforms before drawing (override)."""
+
+    def uniform(self, name: str, value) -> None:
+        """Set uniform ``name`` if the shader uses it."""
+        set_uniform(self.program, name, value)
+
+    def draw(self, state: AnalysisState, t: float, size: tuple[int, int]) -> None:
+        self.uniform("u_time", float(t))
+        self.uniform("u_resolution", (float(size[0]), float(size[1])))
+        self.set_uniforms(state, t, size)
+        self.vao.render(moderngl.TRIANGLES, vertices=3)
+
+    def release(self) -> None:
+        self.vao.release()
+        self.program.release()
+
+
+class SolidLayer(ShaderLayer):
+    """A flat colour over the whole frame (fades, blackout, tints).
+
+    Args:
+        color: RGB or RGBA floats in [0, 1] (alpha defaults to 1).
+
+    Raises:
+        ValueError: ``color`` has not 3 or 4 components.
+    """
+
+    fragment = "solid.frag"
+
+    def __init__(self, ctx: moderngl.Context, color: Sequence[float] = (0.0, 0.0, 0.0),
+                 opacity: float = 1.0, blend: str = "normal") -> None:
+        super().__init__(ctx, opacity, blend)
+        self.color = color
+
+    @property
+    def color(self) -> tuple[float, float, float, float]:
+        """RGBA in [0, 1]."""
+        return self._color
+
+    @color.setter
+    def color(self, value: Sequence[float]) -> None:
+        c = [float(v) for v in value]
+        if len(c) == 3:
+            c.append(1.0)
+        if len(c) != 4:
+            raise ValueError(f"color needs 3 or 4 components, got {len(c)}")
+        self._color = tuple(c)
+
+    def set_uniforms(self, state, t, size) -> None:
+        self.uniform("u_color", self._color)
+
+
+class ImageLayer(ShaderLayer):
+    """Shows the latest image given to :meth:`set_image`, cover-fit (cropped, centred).
+
+    Fully transparent until an image is set.
+    """
+
+    fragment = "image.frag"
+
+    def __init__(self, ctx: moderngl.Context, opacity: float = 1.0, blend: str = "normal") -> None:
+        super().__init__(ctx, opacity, blend)
+        self._texture: moderngl.Texture | None = None
+
+    def set_image(self, image: np.ndarray) -> None:
+        """Upload ``image``: uint8 array of shape (H, W, 3) or (H, W, 4), row 0 = top.
+
+        Raises:
+            ValueError: wrong shape or dtype.
+        """
+        image = np.asarray(image)
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (3, 4) or min(image.shape[:2]) < 1:
+            raise ValueError(f"image must be uint8 HxWx3 or HxWx4, got {image.dtype} {image.shape}")
+        if image.shape[2] == 3:
+            image = np.concatenate([image, np.full(image.shape[:2] + (1,), 255, np.uint8)], axis=2)
+        h, w = image.shape[:2]
+        if self._texture is None or self._texture.size != (w, h):
+            if self._texture is not None:
+                self._texture.release()
+            self._texture = self.ctx.texture((w, h), 4, dtype="f1")
+            self._texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
+            self._texture.repeat_x = self._texture.repeat_y = False
+        self._texture.write(np.ascontiguousarray(image).tobytes())
+
+    def clear_image(self) -> None:
+        """Hide the layer again (alpha 0) until the next :meth:`set_image`."""
+        if self._texture is not None:
+            self._texture.release()
+            self._texture = None
+
+    def set_uniforms(self, state, t, size) -> None:
+        has = self._texture is not None
+        self.uniform("u_has_image", 1.0 if has else 0.0)
+        if has:
+            self._texture.use(0)
+            self.uniform("u_image", 0)
+            self.uniform("u_image_size", tuple(float(v) for v in self._texture.size))
+
+    def release(self) -> None:
+        self.clear_image()
+        super().release()
