@@ -17,6 +17,7 @@ from typing import Callable, Protocol
 import numpy as np
 import soxr
 
+from livevis.conditioning import ConditioningSettings, InputConditioner
 from livevis.features import HOP_S, SAMPLE_RATE, FeatureExtractor
 from livevis.state import AnalysisState, LatestState
 from livevis.tempo import TempoTracker
@@ -26,6 +27,10 @@ log = logging.getLogger("livevis.analysis")
 
 class EmotionPredictor(Protocol):
     def step(self, features: np.ndarray) -> tuple[float, float, np.ndarray]: ...
+
+
+#: The calm resting state the emotion eases to in silence: valence 0, arousal -0.4, all AUs 0.
+REST = np.concatenate([[0.0, -0.4], np.zeros(17)]).astype(np.float32)
 
 
 class Analyzer:
@@ -38,15 +43,20 @@ class Analyzer:
         hop_s: hop in seconds (default 0.1).
         smoother: optional callable ``(vector) -> vector`` applied to [valence, arousal, *aus]
             each hop (attack/release smoothing).
+        conditioning: noise gate / AGC settings. Hops below the gate skip the emotion model
+            and ease towards :data:`REST`.
     """
 
     def __init__(self, source_rate: int, emotion: EmotionPredictor, hop_s: float = HOP_S,
-                 smoother: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+                 smoother: Callable[[np.ndarray], np.ndarray] | None = None,
+                 conditioning: ConditioningSettings | None = None) -> None:
         self.features = FeatureExtractor(hop_s)
         self.emotion = emotion
         self.smoother = smoother
         self.tempo = TempoTracker()
         self.hop_s = self.features.hop_samples / SAMPLE_RATE
+        self.conditioner = InputConditioner(conditioning, self.hop_s)
+        self.gated_hops = 0
         self.set_source_rate(source_rate)
         self._window = np.zeros(self.features.window_samples, dtype=np.float32)
         self._pending = 0  # samples in _window not yet covered by a hop
@@ -62,9 +72,16 @@ class Analyzer:
         )
 
     def _hop(self) -> AnalysisState:
-        f = self.features.process(self._window)
-        valence, arousal, aus = self.emotion.step(f.vector)
-        values = np.concatenate([[valence, arousal], aus]).astype(np.float32)
+        window, gated = self.conditioner.process(self._window, self.features.hop_samples)
+        f = self.features.process(window)
+        values = REST
+        if gated:
+            self.gated_hops += 1
+        else:
+            valence, arousal, aus = self.emotion.step(f.vector)
+            predicted = np.concatenate([[valence, arousal], aus]).astype(np.float32)
+            if np.all(np.isfinite(predicted)):
+                values = predicted
         if self.smoother is not None:
             values = self.smoother(values)
         tempo, phase = self.tempo.update(f.onset_envelope)

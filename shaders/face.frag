@@ -89,13 +89,14 @@ void main() {
     float dHead = sdEllipse(hq, vec2(0.235, p.y < 0.0 ? jaw : 0.30));
     vec2 eq = vec2(abs(p.x) - 0.232, p.y - 0.015);
     float dEar = sdEllipse(eq, vec2(0.038, 0.058));
-    float hairline = 0.165 + 0.10 * (p.x * p.x) / 0.05 - 0.018 * abs(sin(p.x * 22.0));
+    float hairline = 0.188 + 0.10 * (p.x * p.x) / 0.05 - 0.018 * abs(sin(p.x * 22.0));
     float dHairOut = sdEllipse(p - vec2(0.0, 0.015), vec2(0.25, 0.30));
     float dHair = max(dHairOut, hairline - p.y);
     float dAll = min(min(dHead, dEar), dHair);
 
     vec3 col = skin;
-    col = mix(col, skin * 0.9, cover(dEar));
+    col = mix(col, skin * 0.88, cover(dEar) * (1.0 - cover(dHead)));
+    col = mix(col, INK, stroke(curve(eq, vec2(-0.012, 0.02), vec2(0.012, -0.025), 0.012).y, OL * 0.35) * (1.0 - cover(dHead)));
     col = mix(col, INK, stroke(dEar, OL) * (1.0 - cover(dHead)));
     col = mix(col, INK, stroke(dHead, OL * 1.2));
     col = mix(col, hairc, cover(dHair));
@@ -110,7 +111,7 @@ void main() {
     vec2 e = vec2(abs(p.x) - 0.088, p.y - 0.04);
     float ew = 0.055 + 0.004 * AU5 + 0.004 * AU20;
     float lo = -0.022 * (1.0 - 0.55 * AU6 - 0.45 * AU7);               // lower lid (raised by AU6/AU7)
-    float up = 0.044 * max(1.0 + 0.45 * AU5 - 0.5 * AU7 - 0.25 * AU6 - 0.3 * AU4, 0.15);
+    float up = 0.044 * max(1.0 + 0.45 * AU5 - 0.35 * AU7 - 0.2 * AU6 - 0.15 * AU4, 0.15);
     up = mix(up, lo, clamp(AU45, 0.0, 1.0));                            // blink: upper lid meets lower
     vec2 cu, cl;
     float dEye = lens(e, ew, 0.0, up, lo, cu, cl);
@@ -134,7 +135,7 @@ void main() {
 
     // ---- brows: AU1 inner up, AU2 outer up, AU4 down and together ----
     vec2 b = vec2(abs(p.x), p.y);
-    float baseY = 0.112 + 0.012 * AU5;
+    float baseY = 0.105 + 0.010 * AU5;
     vec2 bin = vec2(0.038 + 0.014 * AU4 * 0.0 - 0.012 * AU4, baseY + 0.042 * AU1 - 0.040 * AU4 + 0.005 * AU2);
     vec2 bout = vec2(0.145, baseY + 0.040 * AU2 - 0.012 * AU4 + 0.012 * AU1 * (1.0 - AU2) * 0.0 - 0.004 * AU1);
     float bb = 0.014 - 0.012 * AU4 + 0.006 * AU2 - 0.008 * AU1 * (1.0 - AU2);
@@ -184,6 +185,7 @@ void main() {
     vec2 chin = curve(mq, vec2(-0.028, -mLo - 0.05), vec2(0.028, -mLo - 0.05), -0.010);
     col = mix(col, INK, stroke(chin.y, OL * 0.45) * clamp(AU17 * 1.5, 0.0, 1.0));
 
+    col = mix(col, INK, smoothstep(-AA, AA, dAll));   // anything outside the shapes is outline
     float alpha = cover(dAll - OL * 1.2);
     f_color = vec4(col, alpha);
 }
