@@ -79,7 +79,9 @@ def render_file(audio_path: str | Path, out_path: str | Path, emotion, make_comp
     try:
         vstream = container.add_stream("libx264", rate=fps)
         vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"
-        vstream.options = {"crf": "20", "preset": "veryfast"}
+        # one x264 thread: threaded x264 output differs from run to run here; rendering, not
+        # encoding, is the bottleneck, so determinism costs nothing that matters
+        vstream.options = {"crf": "20", "preset": "veryfast", "x264-params": "threads=1:lookahead-threads=1"}
         channels = min(audio.shape[1], 2)
         astream = container.add_stream("aac", rate=rate, layout="stereo" if channels == 2 else "mono")
         audio_out = _AudioMuxer(container, astream, audio[:, :channels], rate)

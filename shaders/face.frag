@@ -35,7 +35,7 @@ float stroke(float d, float w) { return cover(abs(d) - w); }
 
 float sdEllipse(vec2 q, vec2 r) {  // approximate, good for moderate eccentricity
     float k = length(q / r);
-    return (k - 1.0) * min(r.x, r.y) * mix(1.0, k, 0.0);
+    return (k - 1.0) * min(r.x, r.y);
 }
 
 float sdSegment(vec2 q, vec2 a, vec2 b) {
@@ -76,6 +76,8 @@ void main() {
     float ang = 0.045 * sin(u_time * 0.8 * sw);
     p -= vec2(0.012 * sin(u_time * 0.5 * sw), 0.006 * sin(u_time * 1.3 * sw) - 0.01);
     p = mat2(cos(ang), sin(ang), -sin(ang), cos(ang)) * p;
+
+    if (abs(p.x) > 0.32 || abs(p.y) > 0.40) { f_color = vec4(0.0); return; }   // cheap outside the head
 
     float val = clamp(u_valence, -1.0, 1.0);
     vec3 skin = mix(vec3(0.93, 0.83, 0.80), vec3(1.00, 0.80, 0.58), 0.5 + 0.5 * val);
@@ -127,7 +129,7 @@ void main() {
     // lashes at the outer corner (mirrored per side)
     col = mix(col, INK, stroke(sdSegment(e, vec2(ew - 0.004, up * 0.25), vec2(ew + 0.018, up * 0.25 + 0.016)), OL * 0.55));
     // crinkle under the eye and crow's feet (AU6)
-    vec2 ck = curve(e, vec2(-ew * 0.7, lo - 0.02), vec2(ew * 0.7, lo - 0.02), -0.010).yy;
+    vec2 ck = curve(e, vec2(-ew * 0.7, lo - 0.02), vec2(ew * 0.7, lo - 0.02), -0.010);
     col = mix(col, INK, stroke(ck.y, OL * 0.5) * clamp(AU6 * 1.5, 0.0, 1.0));
     float crow = min(sdSegment(e, vec2(ew + 0.012, 0.004), vec2(ew + 0.030, 0.012)),
                      sdSegment(e, vec2(ew + 0.012, -0.006), vec2(ew + 0.030, -0.014)));
@@ -136,8 +138,8 @@ void main() {
     // ---- brows: AU1 inner up, AU2 outer up, AU4 down and together ----
     vec2 b = vec2(abs(p.x), p.y);
     float baseY = 0.105 + 0.010 * AU5;
-    vec2 bin = vec2(0.038 + 0.014 * AU4 * 0.0 - 0.012 * AU4, baseY + 0.042 * AU1 - 0.040 * AU4 + 0.005 * AU2);
-    vec2 bout = vec2(0.145, baseY + 0.040 * AU2 - 0.012 * AU4 + 0.012 * AU1 * (1.0 - AU2) * 0.0 - 0.004 * AU1);
+    vec2 bin = vec2(0.038 - 0.012 * AU4, baseY + 0.042 * AU1 - 0.040 * AU4 + 0.005 * AU2);
+    vec2 bout = vec2(0.145, baseY + 0.040 * AU2 - 0.012 * AU4 - 0.004 * AU1);
     float bb = 0.014 - 0.012 * AU4 + 0.006 * AU2 - 0.008 * AU1 * (1.0 - AU2);
     vec2 bc = curve(b, bin, bout, bb);
     float bu = clamp((b.x - bin.x) / (bout.x - bin.x), 0.0, 1.0);
