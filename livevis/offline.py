@@ -37,7 +37,7 @@ def parse_size(text: str) -> tuple[int, int]:
 
 def render_file(audio_path: str | Path, out_path: str | Path, emotion, make_compositor,
                 size: tuple[int, int] = (1280, 720), fps: int = 30, duration: float | None = None,
-                progress: bool = True, on_state=None) -> int:
+                progress: bool = True, on_state=None, on_frame=None) -> int:
     """Render ``audio_path`` to ``out_path`` (mp4: H.264 yuv420p video + AAC audio).
 
     Args:
@@ -51,6 +51,9 @@ def render_file(audio_path: str | Path, out_path: str | Path, emotion, make_comp
         duration: render only the first ``duration`` seconds (None: the whole file).
         progress: show a tqdm progress bar with ETA on stderr.
         on_state: optional callback ``(frame_index, AnalysisState)`` (tests, metrics).
+        on_frame: optional callback ``(frame_index, rgb (H, W, 3) uint8)`` with each rendered
+            frame before encoding. The frames are deterministic; the H.264 bytes may differ in
+            rare macroblocks between runs (libx264 in this FFmpeg build).
 
     Returns:
         The number of video frames written.
@@ -79,9 +82,7 @@ def render_file(audio_path: str | Path, out_path: str | Path, emotion, make_comp
     try:
         vstream = container.add_stream("libx264", rate=fps)
         vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"
-        # one x264 thread: threaded x264 output differs from run to run here; rendering, not
-        # encoding, is the bottleneck, so determinism costs nothing that matters
-        vstream.options = {"crf": "20", "preset": "veryfast", "x264-params": "threads=1:lookahead-threads=1"}
+        vstream.options = {"crf": "20", "preset": "veryfast"}
         channels = min(audio.shape[1], 2)
         astream = container.add_stream("aac", rate=rate, layout="stereo" if channels == 2 else "mono")
         audio_out = _AudioMuxer(container, astream, audio[:, :channels], rate)
@@ -101,7 +102,10 @@ def render_file(audio_path: str | Path, out_path: str | Path, emotion, make_comp
             if on_state is not None:
                 on_state(i, state)
             compositor.render(state, t)
-            frame = av.VideoFrame.from_ndarray(compositor.read_rgb(), format="rgb24")
+            rgb = compositor.read_rgb()
+            if on_frame is not None:
+                on_frame(i, rgb)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             frame.pts = i
             frame.time_base = Fraction(1, fps)
             for packet in vstream.encode(frame):

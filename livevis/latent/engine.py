@@ -98,7 +98,7 @@ class _DecodeWorker(threading.Thread):
         self._cv = threading.Condition()
         self._lock = threading.Lock()
         self._latest: DecodedFrame | None = None
-        self._stop = False
+        self._stopping = False
         self.error: BaseException | None = None
 
     def submit(self, job: tuple) -> None:
@@ -121,15 +121,15 @@ class _DecodeWorker(threading.Thread):
 
     def stop(self) -> None:
         with self._cv:
-            self._stop = True
+            self._stopping = True
             self._cv.notify()
 
     def run(self) -> None:
         while True:
             with self._cv:
-                while not self._pending and not self._stop:
+                while not self._pending and not self._stopping:
                     self._cv.wait()
-                if self._stop:
+                if self._stopping:
                     return
                 job = self._pending.pop()           # newest
                 self.stats.dropped += len(self._pending)

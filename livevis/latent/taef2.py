@@ -14,6 +14,7 @@ Ollin Boer Bohan, MIT): plain ``nn.Sequential`` stacks whose indices match the s
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -129,7 +130,8 @@ def export_onnx(kind: str, weights: str | Path, out_path: str | Path, fp16: bool
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_suffix(out_path.suffix + ".tmp")
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # legacy-exporter deprecation and tracer notes
         torch.onnx.export(module, (dummy,), str(tmp), input_names=names[0], output_names=names[1],
                           dynamic_axes={names[0][0]: axes, names[1][0]: axes}, opset_version=opset,
                           dynamo=False)

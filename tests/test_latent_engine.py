@@ -1,0 +1,415 @@
+"""The latent image stream (issue 5): TAEF2 in onnxruntime, slerp, energy pacing, keyframes,
+the decode thread, bad input. Real ONNX sessions from the real weights in ../shared, real
+photographs (scikit-image's bundled sample images), real music."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from livevis.errors import LivevisError, ModelError
+from livevis.state import AnalysisState
+
+from conftest import SHARED, shared_file
+
+TAEF2_DIR = SHARED / "assets" / "taef2"
+SIZE = (128, 128)
+
+
+def _skimage_data() -> Path:
+    spec = importlib.util.find_spec("skimage")
+    if spec is None or spec.origin is None:
+        pytest.skip("needs scikit-image (its bundled sample photographs are the test keyframes)")
+    return Path(spec.origin).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """A private user cache for the whole module (ONNX exports, latents, downloads)."""
+    mp = pytest.MonkeyPatch()
+    d = tmp_path_factory.mktemp("livevis-cache")
+    mp.setenv("LIVEVIS_CACHE_DIR", str(d))
+    yield d
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def codec(cache):
+    shared_file("assets/taef2/taef2_decoder.pth")
+    pytest.importorskip("torch", reason="the first-use ONNX export needs torch (the train extra)")
+    from livevis.latent.runtime import load_taef2
+
+    return load_taef2(TAEF2_DIR, threads=2)
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> Path:
+    """A folder of five real photographs (copied from scikit-image's data)."""
+    src = _skimage_data()
+    d = tmp_path_factory.mktemp("keyframes")
+    for name in ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png"):
+        shutil.copy(src / name, d / name)
+    return d
+
+
+@pytest.fixture(scope="module")
+def keyframes(codec, photos, cache):
+    from livevis.latent.keyframes import LatentCache, load_keyframes
+
+    return load_keyframes(photos, codec, SIZE, LatentCache(cache / "latents"))
+
+
+# -- model ----------------------------------------------------------------------------------
+def test_taef2_roundtrip_reconstructs_a_photo(codec, photos):
+    from livevis.latent.keyframes import cover_fit, load_image
+
+    img = cover_fit(load_image(photos / "astronaut.png"), SIZE)
+    z = codec.encode(img)
+    assert z.shape == (1, 32, SIZE[1] // 8, SIZE[0] // 8) and z.dtype == np.float32
+    out = codec.decode(z)
+    assert out.shape == (1, SIZE[1], SIZE[0], 3) and out.dtype == np.uint8
+    err = np.abs(out[0].astype(np.float32) - img.astype(np.float32)).mean()
+    assert err < 12.0, f"mean abs reconstruction error {err:.1f}/255"
+    assert codec.provider in ("CPUExecutionProvider", "CUDAExecutionProvider")
+
+
+def test_onnx_graphs_live_in_the_user_cache_not_the_repo(codec, cache):
+    from livevis import ROOT
+
+    assert codec.decoder_path.is_relative_to(cache) and codec.encoder_path.is_relative_to(cache)
+    assert not list(ROOT.glob("**/taef2*.onnx")) and not list(ROOT.glob("**/decoder.onnx"))
+
+
+def test_weights_local_path_and_file_url_download_with_sha256(cache):
+    from livevis.latent.weights import TAEF2_FILES, fetch, taef2_weights
+
+    local = taef2_weights(TAEF2_DIR)
+    assert local["decoder"] == TAEF2_DIR / "taef2_decoder.pth"
+    spec = TAEF2_FILES["decoder"]
+    assert spec.url.startswith("https://")
+    got = fetch((TAEF2_DIR / spec.name).as_uri(), spec.sha256, spec.name)
+    assert got.is_relative_to(cache) and hashlib.sha256(got.read_bytes()).hexdigest() == spec.sha256
+    again = taef2_weights(TAEF2_DIR.as_uri() + "/")  # second time: served from the cache
+    assert again["decoder"] == got
+
+
+def test_sha256_mismatch_is_refused(tmp_path, cache):
+    from livevis.latent.weights import TAEF2_FILES, fetch
+
+    wrong = tmp_path / "taef2_decoder.pth"
+    shutil.copy(TAEF2_DIR / "taef2_encoder.pth", wrong)  # right format, wrong file
+    with pytest.raises(ModelError, match="sha256 mismatch"):
+        fetch(wrong.as_uri(), TAEF2_FILES["decoder"].sha256, "mismatch.pth")
+    assert not list((cache / "weights").glob("mismatch.pth*")), "a refused download must be deleted"
+    with pytest.raises(ModelError, match=str(wrong)):
+        fetch(wrong, TAEF2_FILES["decoder"].sha256)
+
+
+def test_wrong_shape_weights_and_models_name_the_file(tmp_path, codec):
+    pytest.importorskip("torch")
+    import onnx
+    from onnx import TensorProto, helper
+
+    from livevis.latent import taef2
+    from livevis.latent.runtime import TAEF2_CARD, LatentCodec, ModelCard
+
+    # encoder weights given as decoder weights: wrong keys/shapes
+    with pytest.raises(ModelError, match="taef2_encoder.pth.*does not match the TAEF2 decoder"):
+        taef2.load_module("decoder", TAEF2_DIR / "taef2_encoder.pth")
+    # an ONNX "decoder" taking 4 channels where the card says 32
+    x = helper.make_tensor_value_info("latent", TensorProto.FLOAT, ["n", 4, "h", "w"])
+    y = helper.make_tensor_value_info("image", TensorProto.FLOAT, ["n", 4, "h", "w"])
+    model = helper.make_model(helper.make_graph([helper.make_node("Identity", ["latent"], ["image"])], "g", [x], [y]),
+                              opset_imports=[helper.make_opsetid("", 17)])
+    bad = tmp_path / "bad_decoder.onnx"
+    onnx.save(model, bad)
+    with pytest.raises(ModelError, match=r"bad_decoder\.onnx.*do not match the model card"):
+        LatentCodec(codec.encoder_path, bad, TAEF2_CARD)
+    # a card claiming the wrong scale factor
+    with pytest.raises(ModelError, match=r"decoder\.onnx.*scale factor 16"):
+        LatentCodec(codec.encoder_path, codec.decoder_path, ModelCard("taef2", 32, 16))
+    # not an ONNX file at all
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"this is not a model")
+    with pytest.raises(ModelError, match=r"junk\.onnx"):
+        LatentCodec(junk, codec.decoder_path, TAEF2_CARD)
+
+
+# -- slerp ----------------------------------------------------------------------------------
+def test_slerp_endpoints_norm_and_constant_angular_speed():
+    from livevis.latent.slerp import slerp
+
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal((32, 8, 8)), rng.standard_normal((32, 8, 8))
+    np.testing.assert_allclose(slerp(a, b, 0.0), a, atol=1e-12)
+    np.testing.assert_allclose(slerp(a, b, 1.0), b, atol=1e-12)
+    ua, ub = a / np.linalg.norm(a), b / np.linalg.norm(b)
+    ts = np.linspace(0, 1, 21)
+    path = slerp(ua, ub, ts)
+    assert path.shape == (21, 32, 8, 8)
+    norms = np.linalg.norm(path.reshape(21, -1), axis=1)
+    np.testing.assert_allclose(norms, 1.0, atol=1e-9)
+    flat = path.reshape(21, -1)
+    steps = np.arccos(np.clip((flat[1:] * flat[:-1]).sum(1), -1, 1))
+    np.testing.assert_allclose(steps, steps.mean(), rtol=1e-6)
+    total = np.arccos(np.clip(np.vdot(ua, ub), -1, 1))
+    np.testing.assert_allclose(steps.sum(), total, rtol=1e-6)
+    # nearly parallel inputs fall back to lerp without NaNs
+    assert np.isfinite(slerp(ua, ua * (1 + 1e-9), 0.5)).all()
+    with pytest.raises(ValueError):
+        slerp(a, b[:, :4], 0.5)
+
+
+# -- pacing ---------------------------------------------------------------------------------
+class _NullEmotion:
+    def step(self, features):
+        return 0.0, 0.0, np.zeros(17, dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def music_states():
+    """Analysis states of the first 12 s of a real pop/jazz track (Vibe Ace)."""
+    from livevis.analysis import Analyzer
+    from livevis.audio.decode import load_audio
+
+    path = shared_file("audio/librosa-data/Kevin_MacLeod_-_Vibe_Ace.ogg")
+    audio, rate = load_audio(path)
+    mono = audio.mean(axis=1)[: 12 * rate]
+    # 3 s of digital silence in the middle: the picture must rest there
+    mono[5 * rate: 8 * rate] = 0.0
+    return Analyzer(rate, _NullEmotion()).feed(mono.astype(np.float32))
+
+
+def _progress_trace(engine, states):
+    seg, prog = [], []
+    for s in states:
+        engine.update(s)
+        seg.append(engine.segment_index)
+        prog.append(engine.progress)
+    return np.array(seg), np.array(prog)
+
+
+@pytest.mark.parametrize("policy", ["causal", "exact"])
+def test_energy_progress_monotone_rests_in_silence_jumps_on_onsets(policy, codec, keyframes, music_states):
+    from livevis.latent.engine import LatentEngine
+
+    energies = [s.energy for s in music_states]
+    eng = LatentEngine(codec, keyframes, segment=4.0, policy=policy, energies=energies)
+    seg, prog = _progress_trace(eng, music_states)
+    assert ((prog >= 0) & (prog <= 1)).all()
+    for k in np.unique(seg):  # monotone inside every segment
+        assert (np.diff(prog[seg == k]) >= -1e-12).all()
+    times = np.array([s.time for s in music_states])
+    quiet = (times > 5.6) & (times < 8.0)  # silence (after the 0.5 s window has emptied)
+    q = np.flatnonzero(quiet)
+    same_seg = seg[q[1:]] == seg[q[:-1]]
+    assert np.abs(np.diff(prog[q]))[same_seg].max() < 1e-3, "progress must rest in silence"
+    # steps follow onsets: the biggest steps happen on hops with strong onsets
+    steps = np.diff(prog)
+    steps[seg[1:] != seg[:-1]] = 0.0
+    onset = np.array([s.onset for s in music_states])[1:]
+    e = np.array(energies)[1:]
+    assert np.corrcoef(steps, e)[0, 1] > 0.6
+    big = steps > np.percentile(steps[steps > 0], 90)
+    assert onset[big].mean() > 1.5 * onset.mean()
+
+
+def test_linear_and_causal_segments_last_about_the_segment_length(codec, keyframes):
+    from livevis.latent.engine import LatentEngine
+
+    steady = [AnalysisState(time=0.1 * (i + 1), energy=1e-4) for i in range(100)]
+    for policy in ("linear", "causal"):
+        seg, _ = _progress_trace(LatentEngine(codec, keyframes, segment=2.0, policy=policy), steady)
+        assert seg[-1] in (4, 5), (policy, seg[-1])  # 10 s / 2 s per segment
+    beats = [AnalysisState(time=0.1 * (i + 1), energy=1e-4, tempo=150.0) for i in range(100)]
+    seg, _ = _progress_trace(LatentEngine(codec, keyframes, segment=4, segment_unit="beats", policy="linear"), beats)
+    assert seg[-1] in (5, 6)  # 4 beats at 150 BPM = 1.6 s
+
+
+# -- keyframes ------------------------------------------------------------------------------
+def test_keyframe_choice_follows_valence_arousal_without_immediate_repeats():
+    from livevis.latent.keyframes import KeyframeChooser
+
+    attrs = [(-0.8, -0.8), (-0.8, 0.8), (0.8, -0.8), (0.8, 0.8), (0.0, 0.0)]
+    ch = KeyframeChooser(attrs, seed=3)
+    picks, cur = [], 0
+    for _ in range(200):
+        cur = ch.choose(0.9, 0.9, cur)
+        picks.append(cur)
+    picks = np.array(picks)
+    assert (picks[1:] != picks[:-1]).all(), "never the same keyframe twice in a row"
+    counts = np.bincount(picks, minlength=5)
+    assert counts[3] == counts.max() and counts[3] >= 80, counts  # the happy/excited one
+    assert counts[0] <= 5, counts  # the sad/calm one is far away
+    ch2 = KeyframeChooser(attrs, seed=3)
+    picks2, cur = [], 0
+    for _ in range(200):
+        cur = ch2.choose(-0.9, -0.9, cur)
+        picks2.append(cur)
+    assert np.bincount(picks2, minlength=5).argmax() == 0
+    # with two keyframes the choice alternates
+    two = KeyframeChooser([(0, 0), (0.1, 0.1)], seed=0)
+    seq, cur = [], 0
+    for _ in range(6):
+        cur = two.choose(0.0, 0.0, cur)
+        seq.append(cur)
+    assert seq == [1, 0, 1, 0, 1, 0]
+
+
+def test_colour_estimate_orders_images_sensibly(photos):
+    from livevis.latent.keyframes import estimate_valence_arousal, hsi_stats, load_image
+
+    coffee = estimate_valence_arousal(load_image(photos / "coffee.png"))     # warm, saturated
+    rocket = estimate_valence_arousal(load_image(photos / "rocket.jpg"))     # dark blue dusk
+    grey = estimate_valence_arousal(load_image(_skimage_data() / "camera.png"))
+    assert coffee[0] > rocket[0] and coffee[1] > grey[1]
+    assert all(-1 <= v <= 1 for v in (*coffee, *rocket, *grey))
+    st = hsi_stats(load_image(photos / "coffee.png"))
+    assert 0 <= st["saturation"] <= 1 and 0 <= st["intensity"] <= 1 and 0 <= st["hue"] < 360
+
+
+def test_preset_attributes_override_the_estimate(codec, photos, cache):
+    from livevis.latent.keyframes import LatentCache, load_keyframes
+
+    kfs = load_keyframes([{"path": photos / "rocket.jpg", "valence": 0.7, "arousal": -0.2}, photos / "coffee.png"],
+                         codec, SIZE, LatentCache(cache / "latents"))
+    assert (kfs[0].valence, kfs[0].arousal, kfs[0].estimated) == (0.7, -0.2, False)
+    assert kfs[1].estimated
+
+
+def test_latent_cache_hit_on_second_load_by_image_hash(codec, photos, tmp_path):
+    from livevis.latent.keyframes import LatentCache, load_keyframes
+
+    cache = LatentCache(tmp_path / "latents")
+    first = load_keyframes(photos, codec, SIZE, cache)
+    assert (cache.hits, cache.misses) == (0, 5)
+    renamed = tmp_path / "renamed"
+    renamed.mkdir()
+    shutil.copy(photos / "chelsea.png", renamed / "cat.png")  # same bytes, other name
+    second = load_keyframes([photos, renamed], codec, SIZE, cache)
+    assert (cache.hits, cache.misses) == (6, 5)
+    np.testing.assert_array_equal(first[1].latent, second[1].latent)
+    np.testing.assert_array_equal(second[5].latent, first[1].latent)
+    assert len(list((tmp_path / "latents").glob("*.npy"))) == 5
+
+
+def test_bad_keyframes_empty_folder_and_disabled_layer(codec, photos, tmp_path):
+    from livevis.latent.engine import build_engine
+    from livevis.latent.keyframes import KeyframeError, LatentCache, load_keyframes
+
+    cache = LatentCache(tmp_path / "latents")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no images here")
+    with pytest.raises(KeyframeError, match=r"empty.*no image files"):
+        load_keyframes(empty, codec, SIZE, cache)
+    fake = tmp_path / "fake.png"
+    fake.write_text("not a png")
+    with pytest.raises(KeyframeError, match=r"fake\.png.*not a readable image"):
+        load_keyframes([photos / "coffee.png", fake], codec, SIZE, cache)
+    truncated = tmp_path / "truncated.jpg"
+    truncated.write_bytes((photos / "rocket.jpg").read_bytes()[:300])
+    with pytest.raises(KeyframeError, match=r"truncated\.jpg"):
+        load_keyframes(truncated, codec, SIZE, cache)
+    with pytest.raises(KeyframeError, match=r"missing\.png.*not found"):
+        load_keyframes(tmp_path / "missing.png", codec, SIZE, cache)
+    assert issubclass(KeyframeError, LivevisError)
+    # skip_bad keeps the good ones and reports the bad one
+    warned = []
+    kfs = load_keyframes([photos / "coffee.png", fake], codec, SIZE, cache, skip_bad=True, warn=warned.append)
+    assert len(kfs) == 1 and "fake.png" in warned[0]
+    # the layer is disabled with a message naming the file; nothing raises
+    engine, message = build_engine([fake], weights=TAEF2_DIR, size=SIZE, cache_dir=tmp_path / "c")
+    assert engine is None and "fake.png" in message and message.startswith("latent image layer disabled")
+    engine, message = build_engine(empty, weights=TAEF2_DIR, size=SIZE, cache_dir=tmp_path / "c")
+    assert engine is None and "no image files" in message
+    junk_model = tmp_path / "junkmodel"
+    junk_model.mkdir()
+    (junk_model / "card.json").write_text('{"name": "x", "latent_channels": 4, "scale_factor": 8}')
+    (junk_model / "encoder.onnx").write_bytes(b"junk")
+    (junk_model / "decoder.onnx").write_bytes(b"junk")
+    engine, message = build_engine(photos, model_dir=junk_model, size=SIZE, cache_dir=tmp_path / "c")
+    assert engine is None and "encoder.onnx" in message
+
+
+# -- engine / threads -----------------------------------------------------------------------
+class _SlowCodec:
+    """The real codec behind a deliberate delay, to stand for a decoder slower than the hops."""
+
+    def __init__(self, codec, delay: float) -> None:
+        self.codec, self.delay, self.card = codec, delay, codec.card
+        self.active = threading.Event()
+
+    def decode(self, z):
+        self.active.set()
+        time.sleep(self.delay)
+        out = self.codec.decode(z)
+        self.active.clear()
+        return out
+
+
+def test_decoder_thread_never_blocks_latest_frame_and_holds_at_most_two(codec, keyframes):
+    from livevis.latent.engine import LatentEngine
+
+    slow = _SlowCodec(codec, 0.15)
+    eng = LatentEngine(slow, keyframes, segment=1.0, policy="causal").start()
+    try:
+        assert eng.latest_frame() is None
+        waits, pending = [], []
+        for h in range(30):
+            eng.update(AnalysisState(time=0.02 * h, energy=1e-4 * (1 + h % 3)))
+            pending.append(eng.pending())
+            for _ in range(5):  # the render loop polls between hops
+                t0 = time.perf_counter()
+                eng.latest_frame()
+                waits.append(time.perf_counter() - t0)
+            time.sleep(0.02)
+        assert max(pending) <= 2 and eng.stats.max_pending <= 2
+        assert max(waits) < 0.005, f"latest_frame waited {max(waits) * 1e3:.1f} ms"
+        assert slow.active.is_set() or eng.stats.decoded > 0
+        deadline = time.monotonic() + 5
+        while eng.pending() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.4)
+        frame = eng.latest_frame()
+        assert frame is not None and frame.image.shape == (SIZE[1], SIZE[0], 3)
+        assert frame.hop == 29, "the newest hop is decoded last"
+        assert eng.stats.dropped > 0, "stale frames are dropped when the decoder is slow"
+        assert eng.stats.decoded + eng.stats.dropped == eng.stats.submitted
+    finally:
+        eng.stop()
+
+
+def test_offline_path_is_deterministic_and_noise_is_seeded(codec, keyframes, music_states):
+    from livevis.latent.engine import LatentEngine
+
+    states = music_states[:40]
+    runs = []
+    for _ in range(2):
+        eng = LatentEngine(codec, keyframes, segment=1.0, policy="exact", noise_sigma=0.2, seed=7,
+                           energies=[s.energy for s in states])
+        runs.append([eng.frame_sync(s) for s in states[::8]])
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+    plain = LatentEngine(codec, keyframes, segment=1.0, policy="exact", energies=[s.energy for s in states])
+    noisy = LatentEngine(codec, keyframes, segment=1.0, policy="exact", noise_sigma=0.2, seed=7,
+                         energies=[s.energy for s in states])
+    assert not np.array_equal(plain.update(states[0]), noisy.update(states[0]))
+
+
+def test_engine_rejects_bad_arguments(codec, keyframes):
+    from livevis.latent.engine import LatentEngine
+
+    with pytest.raises(ValueError, match="policy"):
+        LatentEngine(codec, keyframes, policy="cubic")
+    with pytest.raises(ValueError, match="energies"):
+        LatentEngine(codec, keyframes, policy="exact")
+    with pytest.raises(ValueError, match="segment"):
+        LatentEngine(codec, keyframes, segment=0)
