@@ -28,6 +28,8 @@ class RunOptions:
         size: window size in pixels when not fullscreen.
         model: path of an emotion model (None: the built-in one).
         duration: stop after this many seconds (None: until closed / end of file).
+        render_scale: compositor resolution relative to the window, (0, 1]; None picks 1.0 on a
+            GPU and 0.5 on a software renderer (llvmpipe), so rendering leaves CPU to analysis.
     """
 
     input_path: str | None = None
@@ -38,6 +40,19 @@ class RunOptions:
     size: tuple[int, int] = (1280, 720)
     model: str | None = None
     duration: float | None = None
+    render_scale: float | None = None
+
+
+SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "software")
+
+
+def pick_render_scale(renderer: str, requested: float | None) -> float:
+    """The compositor scale: ``requested`` if given, else 0.5 for software GL, 1.0 otherwise."""
+    if requested is not None:
+        if not 0.0 < requested <= 1.0:
+            raise LivevisError(f"--render-scale must be in (0, 1], got {requested}")
+        return requested
+    return 0.5 if any(name in renderer.lower() for name in SOFTWARE_RENDERERS) else 1.0
 
 
 def _open_window(opts: RunOptions):
@@ -94,11 +109,15 @@ def run_live(opts: RunOptions, log=print) -> dict:
 
     pyglet, window = _open_window(opts)
     ctx = moderngl.create_context()
-    log(f"OpenGL: {ctx.info['GL_RENDERER']}")
-    comp_size = window.get_framebuffer_size()
-    compositor = make_compositor(ctx, *comp_size)
+    scale = pick_render_scale(ctx.info["GL_RENDERER"], opts.render_scale)
+    log(f"OpenGL: {ctx.info['GL_RENDERER']}, rendering at {scale:g}x the window size")
+
+    def scaled(size):
+        return max(2, int(size[0] * scale)), max(2, int(size[1] * scale))
+
+    compositor = make_compositor(ctx, *scaled(window.get_framebuffer_size()))
     blitter = ScreenBlitter(ctx)
-    banner = pyglet.text.Label("NO INPUT", font_size=36, bold=True, color=(255, 80, 80, 255),
+    banner = pyglet.text.Label("NO INPUT", font_size=36, weight="bold", color=(255, 80, 80, 255),
                                x=20, y=20, anchor_x="left", anchor_y="bottom")
 
     latest = LatestState()
@@ -110,9 +129,9 @@ def run_live(opts: RunOptions, log=print) -> dict:
     def on_draw():
         nonlocal compositor
         size = window.get_framebuffer_size()
-        if size != (compositor.width, compositor.height) and min(size) > 0:
+        if scaled(size) != compositor.size and min(size) > 0:
             compositor.release()
-            compositor = make_compositor(ctx, *size)
+            compositor = make_compositor(ctx, *scaled(size))
         state = latest.get()
         compositor.render(state, time.monotonic() - t0)
         ctx.screen.use()

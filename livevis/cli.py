@@ -26,6 +26,8 @@ def _add_window_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output-device", metavar="NAME|INDEX", help="audio output for file playback (default: system default)")
     p.add_argument("--model", metavar="PATH", help="emotion model (.onnx); default: the built-in models/emotion.onnx")
     p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds")
+    p.add_argument("--render-scale", type=float, metavar="S",
+                   help="render at S x the window size, 0 < S <= 1 (default: 1 on a GPU, 0.5 on software OpenGL)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,7 +61,7 @@ def _cmd_run(args, input_path) -> int:
 
     opts = RunOptions(input_path=input_path, device=getattr(args, "device", None), output_device=args.output_device,
                       fullscreen=args.fullscreen, screen=args.screen, size=args.size, model=args.model,
-                      duration=args.duration)
+                      duration=args.duration, render_scale=args.render_scale)
     stats = run_live(opts)
     print(f"drew {stats['frames']} frames ({stats['fps']:.1f} fps), {stats['hops']} analysis hops, "
           f"{stats['overflows']} input overflows, {stats['skipped_samples']} samples skipped")

@@ -323,3 +323,97 @@ def test_learn_into_an_unsaveable_file_keeps_it_unchanged(tmp_path):
     with pytest.raises(PresetError, match="inline.toml"):
         save_learned_mapping(path, MidiMapping(param="layer.1.opacity", cc=2))
     assert path.read_text() == text
+
+
+# ------------------------------------------------------------------ on screen: overlay and shortcuts
+
+
+def test_shortcuts_map_keys_to_actions():
+    from livevis.overlay import ACTIONS, KEY_ACTIONS, action_for_key
+
+    assert action_for_key("RIGHT") == "preset_next" and action_for_key("LEFT") == "preset_prev"
+    assert action_for_key("B") == "blackout" and action_for_key("b") == "blackout"
+    assert action_for_key("SPACE") == "freeze" and action_for_key("O") == "overlay"
+    assert action_for_key("_3") == "preset:3"
+    assert action_for_key("B", modifiers=2) is None  # Ctrl+B is not a shortcut
+    assert action_for_key("ESCAPE") is None and action_for_key("F") is None and action_for_key("Q") is None
+    assert set(KEY_ACTIONS.values()) <= set(ACTIONS)
+
+
+def test_actions_change_parameters_and_ui():
+    from livevis.control import LearnState, TapTempo
+    from livevis.overlay import ShowUI, apply_action
+
+    reg = registry_for_preset(load_preset("club"))
+    ui, learn = ShowUI(), LearnState()
+    assert apply_action("preset_next", ui, reg) == "preset_next"
+    assert apply_action("preset:2", ui, reg) == "preset:2"
+    apply_action("blackout", ui, reg)
+    assert reg.get("master.blackout") == 1.0
+    apply_action("blackout", ui, reg)
+    apply_action("freeze", ui, reg)
+    assert reg.get("master.blackout") == 0.0 and reg.get("master.freeze") == 1.0
+    apply_action("overlay", ui, reg)
+    assert ui.overlay
+    apply_action("param_next", ui, reg)
+    apply_action("learn", ui, reg, learn)
+    assert learn.armed == reg.names()[1] and "learn" in ui.message
+    apply_action("learn", ui, reg, learn)
+    assert learn.armed is None
+    tapper = TapTempo()
+    for t in (0.0, 0.5, 1.0):
+        tapper.tap(t)
+    assert tapper.tap(1.5) == pytest.approx(120.0)
+
+
+def test_overlay_lines_show_the_state():
+    import numpy as np
+
+    from livevis.overlay import bar, bipolar_bar, overlay_lines
+    from livevis.state import AU_NAMES, AnalysisState
+
+    aus = np.zeros(17, dtype=np.float32)
+    aus[8] = 1.0  # AU12, the smile
+    state = AnalysisState(rms=0.1, valence=0.5, arousal=-1.0, tempo=120.0, beat_phase=0.05, aus=aus,
+                          input_ok=False)
+    lines = overlay_lines(state, fps=59.94, preset="club", fade=0.4,
+                          params={"master.blackout": 1.0, "layer.1.opacity": 0.8},
+                          activity={"midi": 100.0, "osc": 10.0}, now=100.1, learn_armed="layer.1.opacity",
+                          selected="layer.1.opacity", error="presets/club.toml: face.scale: expected <= 3, got 9")
+    text = "\n".join(lines)
+    assert lines[0].startswith("livevis  59.9 fps   preset: club (crossfade 40%)")
+    assert "-20.0 dB" in text and "NO INPUT" in text
+    assert "120.0 BPM" in text and "beat *" in text
+    assert f"valence {bipolar_bar(0.5)} +0.50" in text and f"arousal {bipolar_bar(-1.0)} -1.00" in text
+    assert f"AU12 {bar(1.0, 10)}" in text and f"AU01 {bar(0.0, 10)}" in text
+    assert sum(name in text for name in AU_NAMES) == 17
+    assert "MIDI *  OSC ." in text and "LEARN layer.1.opacity" in text
+    assert "param   layer.1.opacity = 0.8" in text and "BLACKOUT" in text
+    assert lines[-1] == "ERROR presets/club.toml: face.scale: expected <= 3, got 9"
+    assert bar(0.5, 4) == "[##--]" and bipolar_bar(-0.5, 4) == "[-#|--]"
+
+
+@pytest.mark.gl
+def test_overlay_view_draws_in_a_headless_window():
+    import subprocess
+    import sys
+
+    code = """
+import pyglet
+pyglet.options['headless'] = True
+try:
+    window = pyglet.window.Window(320, 240, visible=False)
+except Exception as err:
+    print('SKIP', err); raise SystemExit(0)
+from livevis.overlay import OverlayView, overlay_lines
+from livevis.state import AnalysisState
+view = OverlayView()
+view.update(overlay_lines(AnalysisState(), fps=60, preset='club'), 240)
+window.switch_to(); window.clear(); view.draw()
+print('DREW', view._label.content_height)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    if out.stdout.startswith("SKIP"):
+        pytest.skip(f"no headless OpenGL: {out.stdout[5:].strip()}")
+    assert out.returncode == 0, out.stderr[-500:]
+    assert out.stdout.startswith("DREW") and int(out.stdout.split()[1]) > 100

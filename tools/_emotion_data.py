@@ -9,8 +9,17 @@ never copied into the repository):
   (``data/emomusic/audio/{2,3,4,5,7,8}.flac``, 45 s each) and dynamic valence/arousal at 2 Hz
   from 15 s to 45 s (``valence_cont_average.csv``, ``arousal_cont_average.csv``, mean of raters,
   scale -1…1).
-- ``audio/librosa-data/*.ogg`` (CC-BY 3.0 / public domain) and the
-  ``immich-memories-music`` tracks (MIT; mood folders calm/energetic/happy/nostalgic/tender).
+- Teacher-labelled music for training: ``audio/librosa-data/*.ogg`` (CC-BY 3.0 / public domain)
+  and 60 s from each track of the Debian packages ``singularity-music`` (Max McCracken,
+  Creative Commons) and ``warzone2100-music`` (GPL-2+), fetched with ``apt-get download`` into
+  the cache (not installed).
+- Held out of training (teacher agreement, mood check): the ``immich-memories-music`` tracks
+  (MIT; mood folders calm/energetic/happy/nostalgic/tender).
+
+Teacher: vibenet 0.1.0 (PyPI, GPL-3.0-or-later, Jaeheon Shim; an EfficientNet student distilled
+on the Free Music Archive) on causal 10 s windows ending every 1 s: its ``energy`` and
+``valence`` in [0, 1], mapped to the emoMusic scale by a linear fit on the annotated clips.
+The teacher is a training-time tool only.
 
 Per-hop features are exactly the runtime's: :class:`livevis.features.FeatureExtractor` on the
 last 0.5 s of 16 kHz mono audio every 0.1 s; hop ``k``'s window ends at ``0.5 + 0.1 k`` s.
@@ -134,3 +143,118 @@ def immich_tracks() -> dict[str, list[Path]]:
 def librosa_tracks() -> list[Path]:
     """The real recordings in ``../shared/audio/librosa-data``."""
     return sorted(LIBROSA_DIR.glob("*.ogg"))
+
+
+# ---------------------------------------------------------------- more music + the teacher
+DEBIAN_MUSIC = ("singularity-music", "warzone2100-music")
+SEGMENT_S = 60.0  # seconds taken from each Debian track, starting at 30 % of its length
+TEACHER_WINDOW_S = 10.0
+TEACHER_STEP = 10  # hops between teacher labels (1 s)
+TEACHER_MIN_S = 5.0  # first teacher label at this time into a segment
+
+
+def debian_music_dir() -> Path:
+    """Unpacked Debian game-music packages in the cache; fetched with ``apt-get download`` once."""
+    import subprocess
+
+    base = cache_dir().parent / "debian-music"
+    out = base / "extracted"
+    if not out.exists():
+        base.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["apt-get", "download", *DEBIAN_MUSIC], cwd=base, check=True)
+        for deb in sorted(base.glob("*.deb")):
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(out)], check=True)
+    return out
+
+
+def train_corpus() -> list[tuple[str, Path, float, float | None]]:
+    """Teacher-labelled training music: (name, path, start_s, dur_s or None for the whole file)."""
+    import soundfile as sf
+
+    items: list[tuple[str, Path, float, float | None]] = [(f"librosa/{p.stem}", p, 0.0, None) for p in librosa_tracks()]
+    try:
+        root = debian_music_dir()
+    except Exception as err:  # no apt-get or no network: train without them
+        print(f"Debian game music unavailable ({err}); training without it", file=sys.stderr)
+        return items
+    for p in sorted(root.rglob("*")):
+        if p.suffix not in (".ogg", ".opus"):
+            continue
+        dur = sf.info(str(p)).duration
+        if dur < 20:
+            continue
+        start = round(0.3 * dur, 1) if dur > SEGMENT_S + 10 else 0.0
+        items.append((f"debian/{p.parent.name}/{p.stem}", p, start, min(SEGMENT_S, dur - start)))
+    return items
+
+
+def holdout_corpus() -> list[tuple[str, Path, float, float | None]]:
+    """Music never used in training: every immich-memories-music track, whole."""
+    return [(f"immich/{m}/{p.stem}", p, 0.0, None) for m, ps in immich_tracks().items() for p in ps]
+
+
+def teacher_hops(n_hops: int) -> np.ndarray:
+    """Hop indices that get a teacher label in a segment of ``n_hops`` hops (every 1 s from 5 s)."""
+    first = int(hop_for_time(TEACHER_MIN_S))
+    return np.arange(first, n_hops, TEACHER_STEP)
+
+
+_TEACHER = None
+
+
+def teacher_raw(path: Path, start_s: float = 0.0, dur_s: float | None = None,
+                hops: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Cached vibenet (energy, valence) in [0, 1] at ``hops`` (default :func:`teacher_hops`).
+
+    Each label uses the causal 10 s (or less, from the segment start) window ending where the
+    hop's window ends. Returns ``(hops, (n, 2) float32 [energy, valence])``.
+    """
+    global _TEACHER
+    path = Path(path).resolve()
+    st = path.stat()
+    x = None
+    if hops is None:
+        hops = teacher_hops(len(track_features(path, start_s, dur_s)))
+    hops = np.asarray(hops, np.int64)
+    key = (f"teacher-vibenet-0.1.0|{TEACHER_WINDOW_S}|{path}|{st.st_size}|{int(st.st_mtime)}|{start_s}|{dur_s}|"
+           + hashlib.sha1(hops.tobytes()).hexdigest())
+    f = cache_dir() / ("t" + hashlib.sha1(key.encode()).hexdigest()[:20] + ".npz")
+    if f.exists():
+        return hops, np.load(f)["y"]
+    if _TEACHER is None:
+        from vibenet.backends import EfficientNetModel
+
+        _TEACHER = EfficientNetModel()
+    from vibenet.core import extract_mel
+
+    x = load_mono16k(path, start_s, dur_s)
+    y = np.zeros((len(hops), 2), np.float32)
+    for i, k in enumerate(hops):
+        end = int(round(float(hop_end_time(k)) * SAMPLE_RATE))
+        seg = x[max(0, end - int(TEACHER_WINDOW_S * SAMPLE_RATE)):end]
+        out = _TEACHER.ort_sess.run(None, {"x": extract_mel(seg, SAMPLE_RATE)[None]})[0][0]
+        y[i] = np.clip(out[2], 0, 1), np.clip(out[6], 0, 1)  # vibenet.labels: energy = 2, valence = 6
+    tmp = f.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, y=y, key=key)
+    tmp.replace(f)
+    return hops, y
+
+
+def _prepare_one(item) -> str:
+    name, path, start, dur = item
+    track_features(path, start, dur)
+    teacher_raw(path, start, dur)
+    return name
+
+
+def prepare(items, jobs: int = 1, log=print) -> None:
+    """Fill the feature and teacher caches for ``items`` (``jobs`` worker processes)."""
+    if jobs <= 1:
+        for it in items:
+            log(f"  cached {_prepare_one(it)}")
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(jobs) as ex:
+        for name in ex.map(_prepare_one, items):
+            log(f"  cached {name}")

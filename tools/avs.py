@@ -162,15 +162,17 @@ def analyse(audio_path: Path, seconds: float):
 
 
 def render_latent_video(audio: np.ndarray, rate: int, states, engine, out_path: Path, fps: int = 30) -> int:
-    """Write the engine's image stream (one decode per hop, :meth:`frame_sync`) with the audio.
+    """Write the engine's image stream with the audio (offline, deterministic).
 
-    Video frame i shows the newest hop whose time ≤ i / fps (the offline renderer's clock).
+    Hop k (audio up to ``states[k].time``) is shown exactly at that time; the video frames
+    between hops k−1 and k show ``slerp(z_{k−1}, z_k, α)``, α the fraction of the hop elapsed
+    (:meth:`LatentEngine.frames_sync`), decoded in one batch per hop.
     """
     from livevis.offline import _AudioMuxer
 
     w, h = engine.size
     n_frames = int(len(audio) / rate * fps)
-    hop_times = np.array([s.time for s in states])
+    hop = engine.hop_s
     container = av.open(str(out_path), mode="w")
     try:
         vs = container.add_stream("libx264", rate=fps)
@@ -179,18 +181,29 @@ def render_latent_video(audio: np.ndarray, rate: int, states, engine, out_path: 
         ch = min(audio.shape[1], 2)
         ast = container.add_stream("aac", rate=rate, layout="stereo" if ch == 2 else "mono")
         mux = _AudioMuxer(container, ast, audio[:, :ch], rate)
-        image = engine.keyframes[0].image
-        done = 0
-        for i in range(n_frames):
-            upto = int(np.searchsorted(hop_times, i / fps, side="right"))
-            while done < upto:
-                image = engine.frame_sync(states[done])
-                done += 1
+        first = engine.keyframes[0].image
+        i = 0
+
+        def emit(image):
+            nonlocal i
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
             frame.pts, frame.time_base = i, Fraction(1, fps)
             for p in vs.encode(frame):
                 container.mux(p)
-            mux.encode_until(int(round((i + 1) / fps * rate)))
+            i += 1
+            mux.encode_until(int(round(i / fps * rate)))
+
+        for state in states:
+            t_end = state.time
+            idx = [j for j in range(i, n_frames) if j / fps <= t_end + 1e-9]
+            if not idx:
+                engine.update(state)
+                continue
+            alphas = [min(1.0, max(1e-6, 1.0 - (t_end - j / fps) / hop)) for j in idx]
+            for image in engine.frames_sync(state, alphas):
+                emit(image)
+        while i < n_frames:  # tail after the last complete hop
+            emit(engine.decode_current() if engine.hop >= 0 else first)
         for p in vs.encode():
             container.mux(p)
         mux.finish()

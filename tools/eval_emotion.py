@@ -10,8 +10,9 @@ Usage::
    ``tools/train_emotion.py``'s recipe, run it causally from 0 s through the clip, and compare
    at 2 Hz (15…45 s) with the raters' mean: Pearson r and RMSE for valence and arousal, pooled
    over all held-out clips, and the mean of the within-clip r.
-2. Teacher agreement of the shipped model on tracks held out of training (Pearson r of
-   per-window means against vibenet's valence/energy).
+2. Teacher agreement of the shipped model on the immich tracks, never used in training
+   (Pearson r and RMSE against the calibrated vibenet valence/energy at 1 Hz, and of per-track
+   means); and, for reference, the calibrated teacher itself against the raters.
 3. immich-memories-music mood check with the shipped model: mean arousal of energetic/happy vs
    calm/tender, mean valence of happy vs nostalgic.
 """
@@ -54,10 +55,12 @@ def run_model(model: EmotionModel, x: np.ndarray) -> tuple[np.ndarray, np.ndarra
 def loco(use_teacher: bool, steps: int, seeds: tuple[int, ...] = (0,)) -> dict:
     """Leave-one-clip-out predictions and metrics (see module docstring)."""
     human = trainer.human_sequences()
-    extra = trainer.teacher_sequences() if use_teacher else []
     truth, pred, per_clip = [], [], []
     for i, held in enumerate(human):
-        train = [s for j, s in enumerate(human) if j != i] + extra
+        train = [s for j, s in enumerate(human) if j != i]
+        if use_teacher:  # the teacher's calibration is fitted on the training clips only
+            ids = [sid for j, sid in enumerate(data.EMOMUSIC_IDS) if j != i]
+            train += trainer.teacher_sequences(trainer.fit_calibration(ids))
         p = np.mean([trainer.predict_sequence(trainer.train(train, steps=steps, seed=s), held["x"])
                      for s in seeds], axis=0)[held["label_hops"]]
         truth.append(held["y"]), pred.append(p)
@@ -70,6 +73,37 @@ def loco(use_teacher: bool, steps: int, seeds: tuple[int, ...] = (0,)) -> dict:
     return {"valence_r": pearson(p[:, 0], t[:, 0]), "valence_rmse": rmse(p[:, 0], t[:, 0]),
             "arousal_r": pearson(p[:, 1], t[:, 1]), "arousal_rmse": rmse(p[:, 1], t[:, 1]),
             "valence_r_within": float(np.nanmean(pc[:, 0])), "arousal_r_within": float(np.nanmean(pc[:, 1]))}
+
+
+def teacher_vs_human() -> dict:
+    """Reference: the calibrated teacher itself at the human label times (calibration fitted
+    leave-one-clip-out too), pooled Pearson r per dimension."""
+    truth, pred = [], []
+    for i, sid in enumerate(data.EMOMUSIC_IDS):
+        calib = trainer.fit_calibration([s for j, s in enumerate(data.EMOMUSIC_IDS) if j != i])
+        c = data.emomusic_clip(sid)
+        _, raw = data.teacher_raw(data.EMOMUSIC / "audio" / f"{sid}.flac", hops=c["label_hops"])
+        pred.append(trainer.apply_calibration(calib, raw)), truth.append(np.stack([c["valence"], c["arousal"]], 1))
+    t, p = np.concatenate(truth), np.concatenate(pred)
+    return {"valence_r": pearson(p[:, 0], t[:, 0]), "arousal_r": pearson(p[:, 1], t[:, 1]),
+            "valence_rmse": rmse(p[:, 0], t[:, 0]), "arousal_rmse": rmse(p[:, 1], t[:, 1])}
+
+
+def teacher_agreement(model: EmotionModel) -> dict:
+    """Shipped model vs the calibrated teacher on the held-out tracks (immich, never trained on):
+    Pearson r over all 1 Hz labels, and over per-track means."""
+    calib = trainer.fit_calibration()
+    pred, ref, mp, mr = [], [], [], []
+    for name, path, start, dur in data.holdout_corpus():
+        hops, raw = data.teacher_raw(path, start, dur)
+        va = run_model(model, data.track_features(path, start, dur))[0][hops]
+        t = trainer.apply_calibration(calib, raw)
+        pred.append(va), ref.append(t), mp.append(va.mean(0)), mr.append(t.mean(0))
+    p, t, mp, mr = np.concatenate(pred), np.concatenate(ref), np.array(mp), np.array(mr)
+    return {"valence_r": pearson(p[:, 0], t[:, 0]), "arousal_r": pearson(p[:, 1], t[:, 1]),
+            "valence_rmse": rmse(p[:, 0], t[:, 0]), "arousal_rmse": rmse(p[:, 1], t[:, 1]),
+            "track_mean_valence_r": pearson(mp[:, 0], mr[:, 0]), "track_mean_arousal_r": pearson(mp[:, 1], mr[:, 1]),
+            "n_tracks": len(mp), "n_labels": len(p)}
 
 
 def mood_check(model: EmotionModel) -> dict[str, tuple[float, float]]:
@@ -88,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-loco", action="store_true")
     ap.add_argument("--steps", type=int, default=600)
     args = ap.parse_args(argv)
+    if not args.no_teacher:
+        r = teacher_vs_human()
+        print(f"reference, calibrated teacher vs raters (2 Hz, pooled): arousal r {r['arousal_r']:.3f} "
+              f"RMSE {r['arousal_rmse']:.3f} | valence r {r['valence_r']:.3f} RMSE {r['valence_rmse']:.3f}")
     if not args.skip_loco:
         print(f"leave-one-clip-out on emoMusic ({'no teacher' if args.no_teacher else 'with teacher data'}):")
         m = loco(not args.no_teacher, args.steps)
@@ -96,10 +134,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"LOCO mean within-clip r: arousal {m['arousal_r_within']:.3f} valence {m['valence_r_within']:.3f}")
     model = EmotionModel(args.model)
     print(f"shipped model {args.model} on {model.provider}")
-    if hasattr(data, "teacher_holdout_agreement"):
-        agree = data.teacher_holdout_agreement(lambda x: run_model(model, x)[0])
-        for k, v in agree.items():
-            print(f"teacher agreement (held-out tracks) {k}: {v}")
+    a = teacher_agreement(model)
+    print(f"teacher agreement on {a['n_tracks']} held-out immich tracks ({a['n_labels']} labels at 1 Hz): "
+          f"arousal r {a['arousal_r']:.3f} RMSE {a['arousal_rmse']:.3f} | valence r {a['valence_r']:.3f} "
+          f"RMSE {a['valence_rmse']:.3f}; per-track means: arousal r {a['track_mean_arousal_r']:.3f} "
+          f"valence r {a['track_mean_valence_r']:.3f}")
     moods = mood_check(model)
     for mood, (v, a) in moods.items():
         print(f"immich {mood:10s} valence {v:+.3f} arousal {a:+.3f}")

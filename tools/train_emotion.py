@@ -10,8 +10,7 @@ Pipeline (CPU, minutes; features are cached by ``tools/_emotion_data.py``):
 1. Per-hop features (128 = 88 eGeMAPSv02 functionals + 40 log-mel means, 0.5 s windows every
    0.1 s, exactly :class:`livevis.features.FeatureExtractor`) of the 6 annotated emoMusic clips
    and, unless ``--no-teacher``, of more real music pseudo-labelled by the vibenet teacher
-   (``tools/_emotion_teacher.py`` is not needed: the teacher labels are computed here, see
-   :func:`teacher_sequences`).
+   (:func:`_emotion_data.teacher_raw`), mapped to the emoMusic scale by :func:`fit_calibration`.
 2. A small causal network, trained with torch: z-score (mean/std of the training hops) →
    Linear(128→E) + tanh → GRU cell (hidden H) → Linear(H→2) + tanh = (valence, arousal).
    Loss: MSE at the labelled hops (2 Hz), after a burn-in, on random crops.
@@ -40,6 +39,8 @@ EMBED = 16
 HIDDEN = 16
 BURN_IN = 20  # hops without loss at the start of each training crop
 CROP = 160  # hops per training crop (16 s)
+HUMAN_WEIGHT = 3.0  # loss weight of a human label relative to a teacher label
+TEACHER_WEIGHT = 1.0
 
 # ---------------------------------------------------------------- FACS action-unit layer
 #: Emotion prototypes: (angle on Russell's circumplex in degrees, valence axis = 0°, arousal
@@ -102,18 +103,40 @@ def human_sequences() -> list[dict]:
     for sid in data.EMOMUSIC_IDS:
         c = data.emomusic_clip(sid)
         y = np.stack([c["valence"], c["arousal"]], 1)
-        out.append({"name": f"emomusic/{sid}", "x": c["x"], "label_hops": c["label_hops"], "y": y, "weight": 1.0})
+        out.append({"name": f"emomusic/{sid}", "x": c["x"], "label_hops": c["label_hops"], "y": y,
+                    "weight": HUMAN_WEIGHT})
     return out
 
 
-def teacher_sequences(exclude: set[str] = frozenset()) -> list[dict]:
-    """Real music pseudo-labelled by the vibenet teacher (see ``_emotion_teacher``-style helpers
-    in :mod:`_emotion_data`); empty if vibenet is not installed."""
-    try:
-        import _emotion_teacher as teacher
-    except ImportError:
-        return []
-    return teacher.sequences(exclude)
+def fit_calibration(clip_ids=data.EMOMUSIC_IDS) -> np.ndarray:
+    """Least-squares map from the teacher to the emoMusic scale, fitted at the human label times
+    of ``clip_ids``: rows (valence, arousal), columns (slope, intercept); teacher valence →
+    valence, teacher energy → arousal."""
+    t, h = [], []
+    for sid in clip_ids:
+        c = data.emomusic_clip(sid)
+        _, raw = data.teacher_raw(data.EMOMUSIC / "audio" / f"{sid}.flac", hops=c["label_hops"])
+        t.append(raw[:, ::-1]), h.append(np.stack([c["valence"], c["arousal"]], 1))
+    t, h = np.concatenate(t), np.concatenate(h)
+    return np.array([np.polyfit(t[:, d], h[:, d], 1) for d in range(2)], np.float32)
+
+
+def apply_calibration(calib: np.ndarray, raw: np.ndarray) -> np.ndarray:
+    """Teacher (n, 2) [energy, valence] in [0, 1] → (n, 2) [valence, arousal] on the emoMusic scale."""
+    tv = raw[:, ::-1]
+    return np.clip(tv * calib[:, 0] + calib[:, 1], -0.95, 0.95).astype(np.float32)
+
+
+def teacher_sequences(calib: np.ndarray, items=None) -> list[dict]:
+    """Training music (default :func:`_emotion_data.train_corpus`) with calibrated teacher labels."""
+    out = []
+    for name, path, start, dur in items if items is not None else data.train_corpus():
+        x = data.track_features(path, start, dur)
+        hops, raw = data.teacher_raw(path, start, dur)
+        if len(hops):
+            out.append({"name": name, "x": x, "label_hops": hops, "y": apply_calibration(calib, raw),
+                        "weight": TEACHER_WEIGHT})
+    return out
 
 
 # ---------------------------------------------------------------- model
@@ -290,11 +313,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-teacher", action="store_true", help="train on the 6 human-labelled clips only")
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--jobs", type=int, default=1, help="processes for feature extraction (first run only)")
     args = ap.parse_args(argv)
     t0 = time.time()
     seqs = human_sequences()
     if not args.no_teacher:
-        seqs += teacher_sequences()
+        data.prepare(data.train_corpus(), jobs=args.jobs)
+        calib = fit_calibration()
+        print(f"teacher calibration (slope, intercept): valence {calib[0]}, arousal {calib[1]}")
+        seqs += teacher_sequences(calib)
     print(f"training on {len(seqs)} sequences, {sum(len(s['x']) for s in seqs)} hops "
           f"({time.time() - t0:.0f} s to load features)")
     net = train(seqs, steps=args.steps, seed=args.seed, log=print)

@@ -54,6 +54,11 @@ class LiveInput:
         return self.capture.clock
 
     @property
+    def device(self) -> int:
+        """PortAudio index of the open device (it may change when the device is reopened)."""
+        return self.capture.device
+
+    @property
     def sample_rate(self) -> int:
         return self.capture.sample_rate
 

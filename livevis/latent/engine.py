@@ -212,6 +212,7 @@ class LatentEngine:
         self._rate_hops = 0
         self._new_segment = True
         self._latent: np.ndarray | None = None
+        self._prev_latent: np.ndarray | None = None
         self._last_state: AnalysisState | None = None
         self._worker: _DecodeWorker | None = None
         self._noise_cache: dict[int, np.ndarray] = {}
@@ -289,6 +290,7 @@ class LatentEngine:
         za, zb = self.keyframes[self.current].latent, self.keyframes[self.target].latent
         za = za + self._noise(self.segment_index, za)
         zb = zb + self._noise(self.segment_index + 1, zb)
+        self._prev_latent = self._latent
         self._latent = slerp(za, zb, self.progress).astype(np.float32, copy=False)
         self._last_state = state
         job = (self._latent, self.hop, float(state.time), self.progress, self.segment_index)
@@ -306,6 +308,22 @@ class LatentEngine:
             uint8 RGB (H, W, 3).
         """
         return self.codec.decode(self.update(state))[0]
+
+    def frames_sync(self, state: AnalysisState, alphas: Sequence[float]) -> np.ndarray:
+        """Offline path with sub-hop frames: :meth:`update`, then decode, in one batch, the
+        latents ``slerp(previous hop's latent, this hop's latent, α)`` for each α in (0, 1].
+
+        A video at ``fps`` > 1 / hop uses α = (t − t_prev_hop) / hop for its frames between two
+        hops, so motion is smooth instead of stepping at the hop rate (α = 1 is this hop's
+        latent exactly). Deterministic.
+
+        Returns:
+            uint8 RGB (len(alphas), H, W, 3).
+        """
+        z = self.update(state)
+        prev = self._prev_latent if self._prev_latent is not None else z
+        batch = np.stack([slerp(prev, z, float(a)) for a in alphas]).astype(np.float32)
+        return self.codec.decode(batch)
 
     def decode_current(self) -> np.ndarray | None:
         """Decode the latest latent synchronously (None before the first update)."""
