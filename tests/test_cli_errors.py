@@ -44,9 +44,10 @@ def test_unopenable_output_device(vibe_ace):
 
 
 def test_no_input_device_at_all():
-    """With the sound server unreachable PortAudio sees no device (a real condition, caused
-    for real by pointing the client at a socket that does not exist)."""
-    proc = run_cli("run", env={"PULSE_SERVER": "unix:/nonexistent/livevis-test"})
+    """With the sound servers unreachable PortAudio sees no device (a real condition, caused
+    for real by pointing the clients at a PulseAudio socket and a JACK server that do not exist)."""
+    proc = run_cli("run", env={"PULSE_SERVER": "unix:/nonexistent/livevis-test",
+                               "JACK_DEFAULT_SERVER": "livevis-no-such-server", "JACK_NO_START_SERVER": "1"})
     _assert_clean_error(proc, "no default audio input device", "inputs available")
 
 

@@ -13,10 +13,9 @@ import shutil
 import subprocess
 import time
 
-import numpy as np
 import pytest
 
-from livevis.control import ControlEvents, LearnState
+from livevis.control import ControlEvents
 from livevis.params import ParamRegistry, apply_preset
 from livevis.presets import load_preset, parse_preset, save_learned_mapping
 from livevis.state import AnalysisState, LatestState
@@ -371,3 +370,33 @@ def test_generative_layer_plays_on_a_midi_output(lights):
         if m.type in ("note_on", "note_off"):
             held[(m.channel, m.note)] = held.get((m.channel, m.note), 0) + (1 if m.type == "note_on" else -1)
     assert all(v <= 0 for v in held.values()), "stop() must release every note"
+
+
+def test_control_hub_wires_midi_in_and_out_from_a_preset(lights):
+    from livevis.control import ControlHub
+
+    vin = f"lvhub_{os.getpid()}"
+    preset = parse_preset(f"""
+[midi]
+api = "jack"
+input = "{vin}"
+virtual_input = true
+output = "{lights.name}"
+[[midi.mappings]]
+param = "layer.1.opacity"
+cc = 5
+""")
+    logs = []
+    hub = ControlHub(preset, LatestState(AnalysisState(valence=-1.0)).get, log=logs.append).start()
+    try:
+        assert hub.problems == [] and hub.midi is not None, logs
+        time.sleep(0.15)
+        out = backend().open_output(find_port(backend().get_output_names(), vin, "output"))
+        time.sleep(0.15)
+        out.send(cc(5, 0))
+        assert wait_for(lambda: hub.registry.get("layer.1.opacity") == 0.0)
+        out.close()
+        got = collect(lights, lambda g: any(m.type == "control_change" and m.control == 20 for m in g))
+        assert [m.value for m in got if m.type == "control_change" and m.control == 20][0] == 0
+    finally:
+        hub.close()

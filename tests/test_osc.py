@@ -144,3 +144,45 @@ def test_analysis_goes_out_as_osc():
     assert len(received["/livevis/aus"][0]) == 17
     assert received["/livevis/aus"][0] == pytest.approx(tuple(aus.tolist()), abs=1e-6)
     assert len(received["/livevis/beat"]) == 1
+
+
+def test_control_hub_wires_osc_in_and_out_from_a_preset():
+    from livevis.control import ControlHub
+    from livevis.presets import load_preset
+
+    received = []
+    disp = dispatcher.Dispatcher()
+    disp.set_default_handler(lambda address, *args: received.append(address))
+    sink = osc_server.BlockingOSCUDPServer(("127.0.0.1", 0), disp)
+    threading.Thread(target=sink.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    preset = parse_preset(f"""
+[osc]
+listen = true
+listen_host = "127.0.0.1"
+listen_port = 0
+send = true
+send_port = {sink.server_address[1]}
+send_rate_hz = 50
+[[osc.mappings]]
+address = "/fader"
+param = "master.brightness"
+""")
+    logs = []
+    hub = ControlHub(preset, LatestState(AnalysisState(valence=0.3)).get, log=logs.append).start()
+    try:
+        assert hub.osc is not None and hub.problems == []
+        client = udp_client.SimpleUDPClient(*hub.osc.address)
+        client.send_message("/fader", 0.25)
+        client.send_message("/livevis/preset/next", [])
+        assert wait_for(lambda: hub.registry.get("master.brightness") == pytest.approx(0.5))
+        assert wait_for(lambda: len(hub.events) == 1) and hub.events.drain()[0].kind == "preset_next"
+        assert wait_for(lambda: "/livevis/valence" in received)
+        assert hub.activity()["osc"] > 0
+        hub.registry.set("master.blackout", 1)
+        hub.apply(load_preset("portrait"))  # no OSC in this preset: server and sender stop
+        assert hub.osc is None and hub._osc_thread is None
+        assert hub.registry.get("master.blackout") == 1.0 and "layer.3.opacity" not in hub.registry
+    finally:
+        hub.close()
+        sink.shutdown()
+        sink.server_close()

@@ -38,6 +38,7 @@ class LiveInput:
     def __init__(self, device: str | int | None = None) -> None:
         self.capture = AudioCapture(device)
         self.device_name = self.capture.device_name
+        self.host_api = sd.query_hostapis(sd.query_devices(self.capture.device)["hostapi"])["name"]
         self.reopens = 0
         self._opened_at = 0.0
         self._backoff = BACKOFF_MIN_S
@@ -104,8 +105,11 @@ class LiveInput:
         except Exception:  # the stream is already dead
             pass
         try:
-            sd._terminate()
-            sd._initialize()
+            if "jack" not in self.host_api.lower():
+                # PortAudio's JACK host API asserts (aborts the process) when terminated while
+                # its client is in trouble; JACK ports persist anyway, so only re-scan others.
+                sd._terminate()
+                sd._initialize()
             capture = AudioCapture(self.device_name)
             capture.start()
         except (DeviceError, sd.PortAudioError) as err:

@@ -188,3 +188,167 @@ class ClockTempo:
         if span <= 0:
             return None
         return 60.0 / (span / n * self.PPQN)
+
+
+class ControlHub:
+    """Everything external control needs for one show, wired from a preset.
+
+    Owns the :class:`~livevis.params.ParamRegistry`, the :class:`ControlEvents` queue, the
+    shared :class:`LearnState` and :class:`TapTempo`, and (as the preset asks) a MIDI input,
+    a MIDI output thread (analysis CC/notes + the optional generative layer), an OSC server and
+    an OSC analysis sender. A control that cannot start (no JACK/ALSA, port missing, port in
+    use) is logged and left out: the show goes on without it.
+
+    Args:
+        preset: the starting :class:`~livevis.presets.Preset`.
+        get_state: returns the newest analysis state (``LatestState.get``); never blocks.
+        log: one-line logger.
+
+    Use: ``hub.start()`` once; each frame ``hub.registry.snapshot()`` and ``hub.events.drain()``;
+    on a preset switch or hot reload ``hub.apply(new_preset)``; at exit ``hub.close()``.
+    """
+
+    def __init__(self, preset: Any, get_state: Any, log: Any = print) -> None:
+        from livevis.params import ParamRegistry, apply_preset
+
+        self.registry = ParamRegistry()
+        apply_preset(self.registry, preset, keep_persistent=False)
+        self.events = ControlEvents()
+        self.learn = LearnState()
+        self.tapper = TapTempo()
+        self.preset = preset
+        self.get_state = get_state
+        self.log = log
+        self.midi = None
+        self.osc = None
+        self._midi_out = None
+        self._midi_thread = None
+        self._osc_thread = None
+        self.problems: list[str] = []
+
+    def _warn(self, text: str) -> None:
+        self.problems.append(text)
+        self.log(text)
+
+    def start(self) -> "ControlHub":
+        """Open what the preset's ``midi``/``osc`` sections ask for."""
+        self._start_midi_in()
+        self._start_outputs()
+        self._start_osc_in()
+        return self
+
+    def _start_midi_in(self) -> None:
+        spec = self.preset.midi
+        if spec.input is None and not spec.virtual_input:
+            return
+        try:
+            from livevis.control.midi import MidiControl
+
+            self.midi = MidiControl(self.registry, self.events, self.learn, api=spec.api)
+            self.midi.tapper = self.tapper
+            self.midi.configure(spec)
+            name = self.midi.open()
+            self.log(f"MIDI input: {name}")
+        except Exception as err:
+            self.midi = None
+            self._warn(f"MIDI input off: {err}")
+
+    def _start_outputs(self) -> None:
+        spec = self.preset.midi
+        if spec.output is not None or spec.virtual_output:
+            try:
+                from livevis.control.midi import AnalysisToMidi, GenerativePlayer, MidiOutput, MidiOutputThread
+
+                self._midi_out = MidiOutput(spec.output, virtual=spec.virtual_output, api=spec.api)
+                gen = GenerativePlayer.from_spec(spec.generative) if spec.generative.enabled else None
+                self._midi_thread = MidiOutputThread(self._midi_out, self.get_state, AnalysisToMidi.from_spec(spec),
+                                                     gen, get_tempo=lambda: self.registry.get("tempo.bpm"))
+                self._midi_thread.start()
+                self.log(f"MIDI output: {self._midi_out.name}" + (" (+ generative)" if gen else ""))
+            except Exception as err:
+                self._midi_out = self._midi_thread = None
+                self._warn(f"MIDI output off: {err}")
+        o = self.preset.osc
+        if o.send:
+            try:
+                from livevis.control.osc import OscOutputThread, OscSender
+
+                self._osc_thread = OscOutputThread(OscSender(o.send_host, o.send_port), self.get_state, o.send_rate_hz)
+                self._osc_thread.start()
+                self.log(f"OSC analysis → {o.send_host}:{o.send_port}")
+            except Exception as err:
+                self._osc_thread = None
+                self._warn(f"OSC output off: {err}")
+
+    def _start_osc_in(self) -> None:
+        o = self.preset.osc
+        if not o.listen:
+            return
+        try:
+            from livevis.control.osc import OscControl
+
+            self.osc = OscControl(self.registry, self.events, self.learn)
+            self.osc.tapper = self.tapper
+            self.osc.configure(o)
+            host, port = self.osc.open(o.listen_host, o.listen_port)
+            self.log(f"OSC input on {host}:{port}")
+        except Exception as err:
+            self.osc = None
+            self._warn(f"OSC input off: {err}")
+
+    def _stop_outputs(self) -> None:
+        if self._midi_thread is not None:
+            self._midi_thread.stop()
+            self._midi_thread = None
+        if self._midi_out is not None:
+            self._midi_out.close()
+            self._midi_out = None
+        if self._osc_thread is not None:
+            self._osc_thread.stop()
+            self._osc_thread = None
+
+    def apply(self, preset: Any) -> None:
+        """Switch to ``preset``: parameters (operator ``master.*``/``tempo.*`` kept), mappings,
+        and any port/output changes (outputs restart only when their settings changed)."""
+        from livevis.params import apply_preset
+
+        old, self.preset = self.preset, preset
+        apply_preset(self.registry, preset)
+        if self.midi is not None:
+            try:
+                self.midi.configure(preset.midi)
+            except Exception as err:
+                self._warn(f"MIDI input: {err}")
+        elif preset.midi.input is not None or preset.midi.virtual_input:
+            self._start_midi_in()
+        out_keys = ("api", "output", "virtual_output", "out_channel", "valence_cc", "arousal_cc", "energy_cc",
+                    "beat_note", "onset_note", "quadrant_base", "generative")
+        midi_out_changed = any(getattr(old.midi, k) != getattr(preset.midi, k) for k in out_keys)
+        osc_out_changed = (old.osc.send, old.osc.send_host, old.osc.send_port, old.osc.send_rate_hz) != \
+            (preset.osc.send, preset.osc.send_host, preset.osc.send_port, preset.osc.send_rate_hz)
+        if midi_out_changed or osc_out_changed:
+            self._stop_outputs()
+            self._start_outputs()
+        osc_in_changed = (old.osc.listen, old.osc.listen_host, old.osc.listen_port) != \
+            (preset.osc.listen, preset.osc.listen_host, preset.osc.listen_port)
+        if osc_in_changed:
+            if self.osc is not None:
+                self.osc.close()
+                self.osc = None
+            self._start_osc_in()
+        elif self.osc is not None:
+            self.osc.configure(preset.osc)
+
+    def activity(self) -> dict[str, float]:
+        """``{"midi": t, "osc": t}``: last activity times for the overlay."""
+        return {src: self.registry.last_activity(src) for src in ("midi", "osc")}
+
+    def close(self) -> None:
+        """Stop every port and thread (idempotent); held MIDI notes are released."""
+        self._stop_outputs()
+        if self.midi is not None:
+            self.midi.close()
+            self.midi = None
+        if self.osc is not None:
+            self.osc.close()
+            self.osc = None

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import math
 import os
 import random
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
 from livevis.control import ClockTempo, ControlEvents, LearnState, TapTempo

@@ -22,7 +22,6 @@ Output (:class:`OscSender`, :class:`OscOutputThread`): ``/livevis/valence``, ``/
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any, Callable
 
 from livevis.control import ControlEvents, LearnState, TapTempo
