@@ -8,7 +8,7 @@ keeps animating and a "NO INPUT" banner appears until sound returns.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from livevis.analysis import Analyzer, AnalysisThread
 from livevis.errors import LivevisError
@@ -23,24 +23,27 @@ class RunOptions:
         input_path: audio file to play and visualise (None: listen to an input device).
         device: input device (name substring or index; None: default).
         output_device: output device for file playback (None: default).
-        fullscreen: open the window fullscreen on ``screen``.
-        screen: index of the screen (monitor) for the window.
-        size: window size in pixels when not fullscreen.
+        fullscreen: open the window fullscreen on ``screen`` (None: as the preset says).
+        screen: index of the screen (monitor) for the window (None: the preset's).
+        size: window size in pixels when not fullscreen (None: the preset's resolution).
         model: path of an emotion model (None: the built-in one).
         duration: stop after this many seconds (None: until closed / end of file).
         render_scale: compositor resolution relative to the window, (0, 1]; None picks 1.0 on a
             GPU and 0.5 on a software renderer (llvmpipe), so rendering leaves CPU to analysis.
+        preset: preset name (in presets/) or path; None: the default preset. Its audio and
+            output sections give defaults that the options above override.
     """
 
     input_path: str | None = None
     device: str | None = None
     output_device: str | None = None
-    fullscreen: bool = False
-    screen: int = 0
-    size: tuple[int, int] = (1280, 720)
+    fullscreen: bool | None = None
+    screen: int | None = None
+    size: tuple[int, int] | None = None
     model: str | None = None
     duration: float | None = None
     render_scale: float | None = None
+    preset: str | None = None
 
 
 SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "software")
@@ -82,25 +85,34 @@ def run_live(opts: RunOptions, log=print) -> dict:
     """Run the live show until the window is closed, the file ends or ``duration`` passes.
 
     Returns:
-        Run statistics: frames drawn, analysis hops, mean fps, skipped samples, overflows.
+        Run statistics: frames drawn, analysis hops, mean fps, skipped samples, overflows, errors.
 
     Raises:
-        LivevisError: unreadable file, unknown/unopenable device, no display.
+        LivevisError: unreadable file or preset, unknown/unopenable device, no display.
     """
     import moderngl
 
     from livevis.audio.live import LiveInput
     from livevis.audio.playback import FilePlayer
     from livevis.emotion import load_emotion_model
+    from livevis.overlay import OverlayView
+    from livevis.presets import Preset, load_preset
     from livevis.render import ScreenBlitter
-    from livevis.scene import make_compositor
+    from livevis.show import Show
 
+    preset = load_preset(opts.preset) if opts.preset else Preset()
+    opts = replace(
+        opts,
+        fullscreen=preset.output.fullscreen if opts.fullscreen is None else opts.fullscreen,
+        screen=preset.output.screen if opts.screen is None else opts.screen,
+        size=tuple(preset.output.resolution) if opts.size is None else opts.size,
+    )
     if opts.input_path is not None:
         source = FilePlayer(opts.input_path, device=opts.output_device)
         log(f"playing {opts.input_path} ({source.duration:.1f} s) at {source.sample_rate} Hz, "
             f"output latency {source.output_latency * 1000:.0f} ms")
     else:
-        source = LiveInput(opts.device)
+        source = LiveInput(opts.device if opts.device is not None else preset.audio.input_device)
         log(f"listening to input {source.device}: {source.device_name} at {source.sample_rate} Hz")
     emotion = load_emotion_model(opts.model, log=log)
     log(f"emotion model on {emotion.provider}")
@@ -115,29 +127,37 @@ def run_live(opts: RunOptions, log=print) -> dict:
     def scaled(size):
         return max(2, int(size[0] * scale)), max(2, int(size[1] * scale))
 
-    compositor = make_compositor(ctx, *scaled(window.get_framebuffer_size()))
+    latest = LatestState()
+    show = Show(ctx, scaled(window.get_framebuffer_size()), preset, latest.get, analyzer=analyzer, say=log)
+    log(f"preset: {preset.name or 'default'}")
     blitter = ScreenBlitter(ctx)
     banner = pyglet.text.Label("NO INPUT", font_size=36, weight="bold", color=(255, 80, 80, 255),
                                x=20, y=20, anchor_x="left", anchor_y="bottom")
+    overlay = OverlayView()
 
-    latest = LatestState()
     worker = AnalysisThread(source, analyzer, latest)
     stats = {"frames": 0}
     t0 = time.monotonic()
+    fps_clock = {"last": t0, "fps": 0.0}
 
     @window.event
     def on_draw():
-        nonlocal compositor
         size = window.get_framebuffer_size()
-        if scaled(size) != compositor.size and min(size) > 0:
-            compositor.release()
-            compositor = make_compositor(ctx, *scaled(size))
-        state = latest.get()
-        compositor.render(state, time.monotonic() - t0)
+        if min(size) > 0:
+            show.resize(scaled(size))
+        now = time.monotonic()
+        texture = show.frame(now - t0)
         ctx.screen.use()
-        blitter.draw(compositor.texture, size)
-        if not state.input_ok:
+        blitter.draw(texture, size)
+        if not latest.get().input_ok:
             banner.draw()
+        dt = now - fps_clock["last"]
+        fps_clock["last"] = now
+        if dt > 0:
+            fps_clock["fps"] = 0.9 * fps_clock["fps"] + 0.1 / dt
+        if show.ui.overlay:
+            overlay.update(show.overlay_lines(fps_clock["fps"]), window.height)
+            overlay.draw()
         stats["frames"] += 1
 
     def tick(_dt):
@@ -154,6 +174,8 @@ def run_live(opts: RunOptions, log=print) -> dict:
             pyglet.app.exit()
         elif symbol == pyglet.window.key.F:
             window.set_fullscreen(not window.fullscreen)
+        else:
+            show.key(pyglet.window.key.symbol_string(symbol), modifiers)
 
     source.start()
     worker.start()
@@ -161,11 +183,12 @@ def run_live(opts: RunOptions, log=print) -> dict:
         _wait_first(source.clock)
     pyglet.clock.schedule_interval(tick, 0.1)
     try:
-        pyglet.app.run(1 / 60)
+        pyglet.app.run(1 / preset.output.fps)
     finally:
         worker.stop()
         worker.join(timeout=2)
         source.stop()
+        show.close()
     elapsed = time.monotonic() - t0
     stats.update(hops=worker.stats.hops, fps=stats["frames"] / max(elapsed, 1e-9),
                  skipped_samples=worker.stats.skipped_samples, overflows=source.ring.overflows,

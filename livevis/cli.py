@@ -1,4 +1,4 @@
-"""Command line: ``livevis run | render | devices | demo``."""
+"""Command line: ``livevis run | render | devices | presets | demo``."""
 
 from __future__ import annotations
 
@@ -20,9 +20,12 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def _add_window_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--fullscreen", action="store_true", help="open fullscreen")
-    p.add_argument("--screen", type=int, default=0, help="screen (monitor) index for the window (default 0)")
-    p.add_argument("--size", type=_size, default=(1280, 720), help="window size WxH when not fullscreen (default 1280x720)")
+    p.add_argument("--preset", metavar="NAME|PATH", help="preset from presets/ or a .toml file (default: built-in)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--fullscreen", action="store_true", default=None, help="open fullscreen")
+    mode.add_argument("--windowed", dest="fullscreen", action="store_false", help="open a window even if the preset says fullscreen")
+    p.add_argument("--screen", type=int, help="screen (monitor) index for the window (default: the preset's, 0)")
+    p.add_argument("--size", type=_size, help="window size WxH when not fullscreen (default: the preset's, 1280x720)")
     p.add_argument("--output-device", metavar="NAME|INDEX", help="audio output for file playback (default: system default)")
     p.add_argument("--model", metavar="PATH", help="emotion model (.onnx); default: the built-in models/emotion.onnx")
     p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds")
@@ -48,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--duration", type=float, metavar="SECONDS", help="render only the first SECONDS")
     render.add_argument("--model", metavar="PATH", help="emotion model (.onnx)")
     render.add_argument("--no-progress", action="store_true", help="no progress bar")
+    render.add_argument("--preset", metavar="NAME|PATH", help="preset whose layers to render (default: built-in)")
+
+    sub.add_parser("presets", help="list the presets in presets/ and validate them")
 
     sub.add_parser("devices", help="list audio inputs and outputs")
 
@@ -61,7 +67,7 @@ def _cmd_run(args, input_path) -> int:
 
     opts = RunOptions(input_path=input_path, device=getattr(args, "device", None), output_device=args.output_device,
                       fullscreen=args.fullscreen, screen=args.screen, size=args.size, model=args.model,
-                      duration=args.duration, render_scale=args.render_scale)
+                      duration=args.duration, render_scale=args.render_scale, preset=args.preset)
     stats = run_live(opts)
     print(f"drew {stats['frames']} frames ({stats['fps']:.1f} fps), {stats['hops']} analysis hops, "
           f"{stats['overflows']} input overflows, {stats['skipped_samples']} samples skipped")
@@ -74,14 +80,32 @@ def _cmd_render(args) -> int:
     from livevis.offline import render_file
     from livevis.scene import make_compositor, offscreen_context
 
+    from livevis.presets import Preset, load_preset
+
     load_audio(args.input)  # fail fast with a clear message before any GL or model work
+    preset = load_preset(args.preset) if args.preset else Preset()
     emotion = load_emotion_model(args.model)
     print(f"emotion model on {emotion.provider}", file=sys.stderr)
     ctx = offscreen_context()
-    n = render_file(args.input, args.output, emotion, lambda w, h: make_compositor(ctx, w, h),
+    n = render_file(args.input, args.output, emotion, lambda w, h: make_compositor(ctx, w, h, preset),
                     size=args.size, fps=args.fps, duration=args.duration, progress=not args.no_progress)
     print(f"wrote {args.output}: {n} frames at {args.fps} fps, {args.size[0]}x{args.size[1]}")
     return 0
+
+
+def _cmd_presets() -> int:
+    from livevis.presets import list_presets
+
+    bad = 0
+    for name, path, error in list_presets():
+        if error is None:
+            print(f"{name:16s} {path}  OK")
+        else:
+            bad += 1
+            print(f"{name:16s} {path}  INVALID")
+            for line in error.lines:
+                print(f"    {line}")
+    return 2 if bad else 0
 
 
 def _cmd_devices() -> int:
@@ -98,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_run(args, args.input)
         if args.command == "render":
             return _cmd_render(args)
+        if args.command == "presets":
+            return _cmd_presets()
         if args.command == "devices":
             return _cmd_devices()
         if args.command == "demo":

@@ -432,7 +432,7 @@ class OscSpec(_Model):
 
 
 def _default_layers() -> list[LayerSpec]:
-    return [LayerSpec(kind="background"), LayerSpec(kind="face", blend="screen")]
+    return [LayerSpec(kind="background"), LayerSpec(kind="face")]
 
 
 class Preset(_Model):

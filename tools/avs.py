@@ -232,7 +232,7 @@ def default_tracks() -> list[tuple[str, Path]]:
 
 
 def study(out: Path, size: int, seconds: float, segment: float, policies: list[str], keyframes_dir: Path | None,
-          threads: int | None) -> list[dict]:
+          threads: int | None, energy_exponent: float = 1.0, tracks: int | None = None) -> list[dict]:
     from livevis.latent.engine import LatentEngine
     from livevis.latent.keyframes import LatentCache, load_keyframes
     from livevis.latent.runtime import load_taef2
@@ -246,14 +246,15 @@ def study(out: Path, size: int, seconds: float, segment: float, policies: list[s
                                             "motorcycle_left.png")]
     kfs = load_keyframes(keyframes_dir, codec, (size, size), LatentCache(cache_dir() / "latents"))
     rows = []
-    for name, path in default_tracks():
+    for name, path in default_tracks()[:tracks]:
         t0 = time.perf_counter()
         audio, rate, states = analyse(path, seconds)
         energies = [s.energy for s in states]
         row = {"track": name, "file": path.name, "seconds": round(len(audio) / rate, 1)}
         for policy in policies:
-            eng = LatentEngine(codec, kfs, segment=segment, policy=policy, energies=energies, seed=0)
-            video = out / f"{path.stem}-{policy}.mp4"
+            eng = LatentEngine(codec, kfs, segment=segment, policy=policy, energies=energies, seed=0,
+                               energy_exponent=energy_exponent)
+            video = out / f"{path.stem}-{policy}-x{energy_exponent:g}.mp4"
             render_latent_video(audio, rate, states, eng, video)
             res = score(video)
             row[policy] = asdict(res)
@@ -283,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("--keyframes", type=Path, default=None)
     st.add_argument("--threads", type=int, default=None)
     st.add_argument("--json", type=Path, default=None)
+    st.add_argument("--energy-exponent", type=float, default=1.0)
+    st.add_argument("--tracks", type=int, default=None, help="only the first N tracks")
     args = ap.parse_args(argv)
     if args.cmd == "score":
         for v in args.videos:
@@ -292,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r.n_onsets} onsets, {r.n_changes} changes, DTW mean cost {r.dtw_mean_cost_s * 1e3:.0f} ms)")
         return 0
     rows = study(args.out, args.size, args.seconds, args.segment, args.policies.split(","), args.keyframes,
-                 args.threads)
+                 args.threads, args.energy_exponent, args.tracks)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     pols = args.policies.split(",")

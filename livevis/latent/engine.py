@@ -167,6 +167,8 @@ class LatentEngine:
         hop_s: hop length in seconds (0.1, the analyser's).
         energy_tau_s: time constant of the causal energy-rate estimate, seconds.
         default_tempo: BPM used for beat segments while the tempo is 0.
+        energy_exponent: pacing uses energy ** exponent (1: the paper's mel power; 0.5: an
+            amplitude-like compression that spreads motion over more, softer onsets).
         chooser: a custom :class:`KeyframeChooser` (default: one over the keyframes' attributes).
 
     Raises:
@@ -177,7 +179,7 @@ class LatentEngine:
     def __init__(self, codec, keyframes: Sequence[Keyframe], *, segment: float = 8.0,
                  segment_unit: str = "seconds", policy: str = "causal", energies=None,
                  noise_sigma: float = 0.0, seed: int = 0, hop_s: float = 0.1,
-                 energy_tau_s: float = 10.0, default_tempo: float = 120.0,
+                 energy_tau_s: float = 10.0, default_tempo: float = 120.0, energy_exponent: float = 1.0,
                  chooser: KeyframeChooser | None = None) -> None:
         if policy not in POLICIES:
             raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
@@ -193,12 +195,13 @@ class LatentEngine:
         if policy == "exact":
             if energies is None:
                 raise ValueError("policy 'exact' needs the per-hop energies of the whole track")
-            energies = np.maximum(np.asarray(energies, dtype=np.float64), 0.0)
+            energies = np.maximum(np.nan_to_num(np.asarray(energies, dtype=np.float64)), 0.0) ** energy_exponent
             self._cum = np.concatenate([[0.0], np.cumsum(energies)])
         self.codec, self.keyframes = codec, list(keyframes)
         self.segment, self.segment_unit, self.policy = float(segment), segment_unit, policy
         self.noise_sigma, self.seed, self.hop_s = float(noise_sigma), int(seed), float(hop_s)
         self.energy_tau_s, self.default_tempo = float(energy_tau_s), float(default_tempo)
+        self.energy_exponent = float(energy_exponent)
         self.chooser = chooser or KeyframeChooser([(k.valence, k.arousal) for k in self.keyframes], seed=seed)
         self.hop = -1                    # index of the last update
         self.segment_index = 0
@@ -283,6 +286,7 @@ class LatentEngine:
         """
         self.hop += 1
         energy = max(0.0, float(state.energy)) if np.isfinite(state.energy) else 0.0
+        energy **= self.energy_exponent
         if self._new_segment:
             self._begin_segment(state)
         self._update_rate(energy)

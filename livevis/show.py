@@ -1,0 +1,279 @@
+"""The show: a preset's scene, live parameters, hot reload, crossfades and shortcuts.
+
+:class:`Show` is what the render loop calls once per frame. It owns the compositor built
+from the current preset, applies the live parameters (MIDI, OSC, keyboard) to its layers,
+reloads the preset file when it is saved (keeping the running one if the new file is
+invalid), crossfades between presets, and handles blackout, freeze and master brightness.
+Nothing in :meth:`Show.frame` waits on analysis, MIDI or OSC.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import time
+from dataclasses import replace
+
+import moderngl
+import numpy as np
+
+from livevis.presets import Crossfade, Preset, PresetError, PresetWatcher, load_preset, preset_names
+from livevis.render.shaders import load_program
+from livevis.scene import make_compositor
+from livevis.state import AnalysisState
+
+log = logging.getLogger("livevis.show")
+
+#: Longest A/V offset the state history can serve, seconds.
+MAX_AV_OFFSET_S = 2.0
+
+
+class Show:
+    """Renders frames of the current preset and handles everything the operator changes live.
+
+    Args:
+        ctx: the OpenGL context (a window's, or a standalone one).
+        size: (width, height) of the picture in pixels.
+        preset: the preset to start with.
+        get_state: callable returning the newest :class:`AnalysisState` (never blocks).
+        analyzer: the live :class:`~livevis.analysis.Analyzer`, whose smoothing and noise gate
+            follow the preset (None offline/tests).
+        control: open the preset's MIDI/OSC ports (a :class:`~livevis.control.ControlHub`).
+        say: callable receiving one-line messages for the operator (log and overlay).
+    """
+
+    def __init__(self, ctx: moderngl.Context, size: tuple[int, int], preset: Preset, get_state,
+                 analyzer=None, control: bool = True, say=print) -> None:
+        from livevis.control import ControlHub
+        from livevis.overlay import ShowUI
+
+        self.ctx, self.size, self.get_state, self.analyzer, self.say = ctx, tuple(size), get_state, analyzer, say
+        self.preset = preset
+        self.hub = ControlHub(preset, get_state, log=say)
+        if control:
+            self.hub.start()
+        self.registry = self.hub.registry
+        self.ui = ShowUI()
+        self.error: str | None = None
+        self.watcher = PresetWatcher(preset.source) if preset.source is not None else None
+        self.compositor = make_compositor(ctx, *self.size, preset)
+        self._old = None  # compositor being faded out
+        self.fade: Crossfade | None = None
+        self._program = load_program(ctx, "fullscreen.vert", "mix.frag")
+        self._program["u_a"].value = 0
+        self._program["u_b"].value = 1
+        self._vao = ctx.vertex_array(self._program, [])
+        self._out_tex = ctx.texture(self.size, 4)
+        self._out = ctx.framebuffer(color_attachments=[self._out_tex])
+        self._history: collections.deque[tuple[float, AnalysisState]] = collections.deque(maxlen=512)
+        self._have_frame = False
+        self._apply_analysis_settings(preset)
+
+    # ------------------------------------------------------------------ presets
+
+    def switch_to(self, preset: Preset) -> None:
+        """Crossfade to ``preset`` over its ``crossfade_s`` (the master.crossfade_s parameter)."""
+        self.hub.apply(preset)
+        if self._old is not None:
+            self._old.release()
+        self._old = self.compositor
+        self.compositor = make_compositor(self.ctx, *self.size, preset)
+        self.fade = Crossfade(self.registry.get("master.crossfade_s") if "master.crossfade_s" in self.registry
+                              else preset.crossfade_s)
+        self.preset = preset
+        self.error = None
+        if preset.source is not None:
+            if self.watcher is None:
+                self.watcher = PresetWatcher(preset.source)
+            else:
+                self.watcher.path = preset.source
+        self._apply_analysis_settings(preset)
+        log.info("preset %s (%s)", preset.name, preset.source)
+        self.ui.say(f"preset {preset.name}")
+
+    def load(self, name_or_path: str) -> None:
+        """Load and switch to a preset; an invalid one is reported and the show goes on."""
+        try:
+            self.switch_to(load_preset(name_or_path))
+        except PresetError as err:
+            self._report(err)
+
+    def step_preset(self, step: int) -> None:
+        """Switch to the next (+1) or previous (-1) preset in ``presets/``."""
+        names = preset_names()
+        if not names:
+            return
+        current = self.preset.source.stem if self.preset.source is not None else self.preset.name
+        i = names.index(current) if current in names else -1
+        self.load(names[(i + step) % len(names)])
+
+    def _report(self, err: PresetError) -> None:
+        self.error = str(err)
+        log.error("%s", err)
+        self.say(f"preset error: {err}")
+
+    def _apply_analysis_settings(self, preset: Preset) -> None:
+        if self.analyzer is None:
+            return
+        from livevis.emotion import Smoother
+
+        self.analyzer.smoother = Smoother(preset.emotion.attack_s, preset.emotion.release_s, self.analyzer.hop_s)
+        self.analyzer.conditioner.settings.gate_db = preset.audio.noise_gate_db
+
+    # ------------------------------------------------------------------ per frame
+
+    def _poll(self) -> None:
+        if self.watcher is not None:
+            result = self.watcher.poll()
+            if isinstance(result, PresetError):
+                self._report(result)  # keep the running preset
+            elif result is not None:
+                self.switch_to(result)
+        for event in self.hub.events.drain():
+            self._event(event)
+
+    def _event(self, event) -> None:
+        from livevis.overlay import apply_action
+        from livevis.presets import save_learned_mapping
+
+        if event.kind == "preset":
+            self.load(str(event.value))
+        elif event.kind == "preset_next":
+            self.step_preset(1)
+        elif event.kind == "preset_prev":
+            self.step_preset(-1)
+        elif event.kind == "preset_index":
+            names = preset_names()
+            if names:
+                self.load(names[int(event.value) % len(names)])
+        elif event.kind == "learned" and hasattr(event.value, "cc") and self.preset.source is not None:
+            try:
+                save_learned_mapping(self.preset.source, event.value)
+                self.ui.say(f"learned {event.value.param} ← CC {event.value.cc}")
+            except PresetError as err:
+                self._report(err)
+        elif event.kind == "action":
+            self.navigate(apply_action(str(event.value), self.ui, self.registry, self.hub.learn, self.hub.tapper))
+
+    def navigate(self, nav: str | None) -> None:
+        """Carry out a preset navigation returned by :func:`livevis.overlay.apply_action`."""
+        if nav == "preset_next":
+            self.step_preset(1)
+        elif nav == "preset_prev":
+            self.step_preset(-1)
+        elif nav and nav.startswith("preset:"):
+            names = preset_names()
+            index = int(nav.split(":", 1)[1]) - 1
+            if 0 <= index < len(names):
+                self.load(names[index])
+
+    def key(self, symbol_string: str, modifiers: int = 0) -> None:
+        """Handle a keyboard shortcut by pyglet symbol string (``"B"``, ``"RIGHT"``, ``"_1"``)."""
+        from livevis.overlay import action_for_key, apply_action
+
+        action = action_for_key(symbol_string, modifiers)
+        if action:
+            self.navigate(apply_action(action, self.ui, self.registry, self.hub.learn, self.hub.tapper))
+
+    def _state(self, now: float, p: dict[str, float]) -> AnalysisState:
+        """The state to show: delayed by the A/V offset, scaled by the sensitivities."""
+        self._history.append((now, self.get_state()))
+        offset = float(np.clip(p.get("output.av_offset_ms", 0.0) / 1000.0, 0.0, MAX_AV_OFFSET_S))
+        state = self._history[-1][1]
+        if offset > 0:
+            for stamp, past in reversed(self._history):
+                state = past
+                if stamp <= now - offset:
+                    break
+        sens = p.get("emotion.sensitivity", 1.0)
+        expressive = p.get("face.expressiveness", 1.0)
+        audio_sens = p.get("audio.sensitivity", 1.0)
+        bpm = p.get("tempo.bpm", 0.0)
+        return replace(
+            state,
+            valence=float(np.clip(state.valence * sens, -1, 1)),
+            arousal=float(np.clip(state.arousal * sens, -1, 1)),
+            aus=np.clip(state.aus * expressive, 0, 1).astype(np.float32),
+            onset=float(np.clip(state.onset * audio_sens, 0, 1)),
+            energy=state.energy * audio_sens,
+            tempo=bpm if bpm > 0 else state.tempo,
+        )
+
+    def _apply_layer_params(self, compositor, p: dict[str, float]) -> None:
+        for i, layer in enumerate(compositor.layers, start=1):
+            opacity = p.get(f"layer.{i}.opacity")
+            if opacity is not None:
+                layer.opacity = opacity * p.get(f"layer.{i}.enabled", 1.0)
+
+    def frame(self, t: float) -> moderngl.Texture:
+        """Render one frame at clock time ``t`` (seconds); returns the picture (RGBA8, ``size``)."""
+        self._poll()
+        p = self.registry.snapshot()
+        if p.get("master.freeze", 0.0) >= 0.5 and self._have_frame:
+            return self._out_tex
+        state = self._state(time.monotonic(), p)
+        t_scene = t * p.get("master.speed", 1.0) * p.get("background.speed", 1.0)
+        self._apply_layer_params(self.compositor, p)
+        self.compositor.render(state, t_scene)
+        mix_t = 1.0
+        if self.fade is not None:
+            if self.fade.done:
+                self._old.release()
+                self._old, self.fade = None, None
+            else:
+                self._old.render(state, t_scene)
+                mix_t = self.fade.alpha()
+        gain = 0.0 if p.get("master.blackout", 0.0) >= 0.5 else p.get("master.brightness", 1.0)
+        self._out.use()
+        self._out.viewport = (0, 0, *self.size)
+        self.ctx.disable(moderngl.BLEND)
+        (self._old or self.compositor).texture.use(0)
+        self.compositor.texture.use(1)
+        self._program["u_t"].value = mix_t
+        self._program["u_gain"].value = gain
+        self._vao.render(moderngl.TRIANGLES, vertices=3)
+        self._have_frame = True
+        return self._out_tex
+
+    def read_rgb(self) -> np.ndarray:
+        """The last frame as (height, width, 3) uint8, top row first."""
+        data = self._out.read(components=3, alignment=1)
+        return np.frombuffer(data, np.uint8).reshape(self.size[1], self.size[0], 3)[::-1].copy()
+
+    def overlay_lines(self, fps: float) -> list[str]:
+        from livevis.overlay import overlay_lines
+
+        names = self.registry.names()
+        return overlay_lines(
+            self.get_state(), fps=fps, preset=self.preset.name,
+            fade=self.fade.alpha() if self.fade is not None else None, params=self.registry.snapshot(),
+            activity=self.hub.activity(), learn_armed=self.hub.learn.armed,
+            selected=names[self.ui.selected % len(names)] if names else None, error=self.error,
+            message=self.ui.message if time.monotonic() < self.ui.message_until else None)
+
+    def resize(self, size: tuple[int, int]) -> None:
+        """Rebuild the render targets for a new picture size."""
+        size = (max(2, int(size[0])), max(2, int(size[1])))
+        if size == self.size:
+            return
+        self.size = size
+        self.compositor.release()
+        self.compositor = make_compositor(self.ctx, *size, self.preset)
+        if self._old is not None:
+            self._old.release()
+            self._old, self.fade = None, None
+        self._out.release()
+        self._out_tex.release()
+        self._out_tex = self.ctx.texture(size, 4)
+        self._out = self.ctx.framebuffer(color_attachments=[self._out_tex])
+        self._have_frame = False
+
+    def close(self) -> None:
+        self.hub.close()
+        self.compositor.release()
+        if self._old is not None:
+            self._old.release()
+        self._vao.release()
+        self._program.release()
+        self._out.release()
+        self._out_tex.release()
