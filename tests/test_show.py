@@ -1,0 +1,125 @@
+"""The show loop on a real EGL context: presets drive the scene, hot reload, crossfade,
+invalid reload keeps the running preset, blackout/freeze shortcuts, A/V offset."""
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+from livevis.presets import load_preset
+from livevis.state import AnalysisState
+
+
+@pytest.fixture(scope="module")
+def gl():
+    from livevis.scene import offscreen_context
+
+    try:
+        return offscreen_context()
+    except Exception as err:  # pragma: no cover
+        pytest.skip(f"no OpenGL context: {err}")
+
+
+def _solid(color: str, crossfade_s: float = 0.0) -> str:
+    return f'name = "test"\ncrossfade_s = {crossfade_s}\n[[layers]]\nkind = "solid"\ncolor = "{color}"\n'
+
+
+def _rewrite(path, text):
+    """Write and move the mtime forward so the watcher sees a change even within a second."""
+    path.write_text(text)
+    stamp = time.time() + 2
+    os.utime(path, (stamp, stamp))
+
+
+def _frame(show, t=0.0):
+    show.frame(t)
+    return show.read_rgb().reshape(-1, 3).mean(axis=0)
+
+
+def _wait_reload(show, predicate, timeout=3.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rgb = _frame(show)
+        if predicate(rgb):
+            return rgb
+        time.sleep(0.05)
+    return _frame(show)
+
+
+def test_hot_reload_and_invalid_reload_keeps_running(gl, tmp_path):
+    from livevis.show import Show
+
+    path = tmp_path / "live.toml"
+    path.write_text(_solid("#ff0000"))
+    show = Show(gl, (64, 36), load_preset(path), lambda: AnalysisState(), control=False)
+    try:
+        assert np.allclose(_frame(show), [255, 0, 0], atol=2)
+        _rewrite(path, _solid("#0000ff"))
+        assert np.allclose(_wait_reload(show, lambda c: c[2] > 250), [0, 0, 255], atol=2)
+        # a broken edit: the running preset stays, the error names the file and the key
+        _rewrite(path, _solid("#0000ff") + 'blend = "darken"\n')
+        deadline = time.monotonic() + 3
+        while show.error is None and time.monotonic() < deadline:
+            _frame(show)
+            time.sleep(0.05)
+        assert show.error is not None and "live.toml" in show.error and "layers[0].blend" in show.error
+        assert np.allclose(_frame(show), [0, 0, 255], atol=2)
+    finally:
+        show.close()
+
+
+def test_crossfade_between_presets(gl, tmp_path):
+    from livevis.show import Show
+
+    red, green = tmp_path / "red.toml", tmp_path / "green.toml"
+    red.write_text(_solid("#ff0000"))
+    green.write_text(_solid("#00ff00", crossfade_s=1.0))
+    show = Show(gl, (64, 36), load_preset(red), lambda: AnalysisState(), control=False)
+    try:
+        _frame(show)
+        show.load(str(green))
+        time.sleep(0.5)
+        mid = _frame(show)
+        assert 30 < mid[0] < 225 and 30 < mid[1] < 225  # a mix of both
+        time.sleep(0.7)
+        assert np.allclose(_frame(show), [0, 255, 0], atol=2)
+        assert show.fade is None  # the old scene was released
+    finally:
+        show.close()
+
+
+def test_blackout_and_freeze_shortcuts(gl):
+    from livevis.show import Show
+
+    show = Show(gl, (96, 54), load_preset("ambient"), lambda: AnalysisState(valence=0.5, arousal=0.5),
+                control=False)
+    try:
+        lit = _frame(show, 0.0)
+        assert lit.mean() > 10
+        show.key("B")
+        assert _frame(show, 0.1).max() == 0
+        show.key("B")
+        show.key("SPACE")  # freeze: time goes on, the picture does not
+        frozen = _frame(show, 0.2)
+        assert np.array_equal(frozen, _frame(show, 5.0))
+        show.key("SPACE")
+        assert not np.array_equal(frozen, _frame(show, 5.0))
+    finally:
+        show.close()
+
+
+def test_preset_parameters_reach_the_layers(gl, tmp_path):
+    from livevis.show import Show
+
+    path = tmp_path / "two.toml"
+    path.write_text(_solid("#ffffff") + '[[layers]]\nkind = "solid"\ncolor = "#000000"\nopacity = 1.0\n')
+    show = Show(gl, (32, 18), load_preset(path), lambda: AnalysisState(), control=False)
+    try:
+        assert _frame(show).max() < 2  # black on top
+        show.registry.set("layer.2.opacity", 0.5)
+        assert np.allclose(_frame(show), 128, atol=3)
+        show.registry.set("master.brightness", 0.5)
+        assert np.allclose(_frame(show), 64, atol=3)
+    finally:
+        show.close()
