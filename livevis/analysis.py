@@ -172,6 +172,9 @@ class AnalysisThread(threading.Thread):
                 log.exception("analysis error (%d so far); continuing", self.stats.errors)
                 time.sleep(0.05)
 
+    def _skipped_hops(self) -> int:
+        return int(self.stats.skipped_samples / self.source.sample_rate / self.analyzer.hop_s)
+
     def _step(self) -> bool:
         """Process what is waiting; False if there was nothing."""
         ring, clock = self.source.ring, self.source.clock
@@ -184,18 +187,19 @@ class AnalysisThread(threading.Thread):
             skip = backlog - max_backlog // 2
             ring.read(skip)
             self.stats.skipped_samples += skip
+            log.warning("analysis overloaded: skipped %.2f s of audio", skip / self.source.sample_rate)
         arrival_total, arrival_time = clock.last_arrival
         block = ring.read()
         if block.size == 0:
             alive = clock.alive()
             current = self.latest.get()
             if current.input_ok != alive:
-                self.latest.publish(current.with_input(alive, ring.overflows))
+                self.latest.publish(current.with_input(alive, ring.overflows, self._skipped_hops()))
             return False
         states = self.analyzer.feed(block)
         if states:
             self.published_arrival = arrival_time
-            self.latest.publish(states[-1].with_input(True, ring.overflows))
+            self.latest.publish(states[-1].with_input(True, ring.overflows, self._skipped_hops()))
             self.stats.hops += len(states)
             if self.stats.latencies is not None and arrival_time > 0:
                 # the newest sample used arrived at or before arrival_time

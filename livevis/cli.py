@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 
@@ -36,6 +37,8 @@ def _add_window_options(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="livevis", description="Real-time music visualizer: emotion → face, energy → images.")
     parser.add_argument("--version", action="version", version=f"livevis {__version__}")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="level of the log file in the user state dir (default INFO)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="visualize live input (or a file played in real time) in a window")
@@ -68,7 +71,11 @@ def _cmd_run(args, input_path) -> int:
     opts = RunOptions(input_path=input_path, device=getattr(args, "device", None), output_device=args.output_device,
                       fullscreen=args.fullscreen, screen=args.screen, size=args.size, model=args.model,
                       duration=args.duration, render_scale=args.render_scale, preset=args.preset)
-    stats = run_live(opts)
+    def say(message: str) -> None:
+        print(message, flush=True)
+        logging.getLogger("livevis").info("%s", message)
+
+    stats = run_live(opts, log=say)
     print(f"drew {stats['frames']} frames ({stats['fps']:.1f} fps), {stats['hops']} analysis hops, "
           f"{stats['overflows']} input overflows, {stats['skipped_samples']} samples skipped")
     return 0
@@ -117,7 +124,16 @@ def _cmd_devices() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from livevis.logs import FILE_ONLY, setup_logging
+
+    log = logging.getLogger("livevis")
     try:
+        log_file = setup_logging(args.log_level)
+    except OSError as err:  # an unwritable state dir must not stop the show
+        log_file = None
+        print(f"livevis: warning: no log file ({err})", file=sys.stderr)
+    try:
+        log.info("livevis %s: %s", __version__, " ".join(sys.argv[1:] if argv is None else argv))
         if args.command == "run":
             return _cmd_run(args, args.input)
         if args.command == "render":
@@ -131,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return _cmd_run(args, str(demo_track()))
     except LivevisError as err:
+        log.error("%s", err, extra=FILE_ONLY)
         print(f"livevis: error: {err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
@@ -138,8 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # a bug: keep the operator's terminal readable, keep details on request
         if os.environ.get("LIVEVIS_DEBUG"):
             raise
-        print(f"livevis: internal error: {err.__class__.__name__}: {err} (set LIVEVIS_DEBUG=1 for details)",
-              file=sys.stderr)
+        log.exception("internal error", extra=FILE_ONLY)
+        where = f"details in {log_file}" if log_file else "set LIVEVIS_DEBUG=1 for details"
+        print(f"livevis: internal error: {err.__class__.__name__}: {err} ({where})", file=sys.stderr)
         return 1
     return 0
 

@@ -13,6 +13,8 @@ from pathlib import Path
 import platformdirs
 
 LOG_MAX_BYTES = 1 << 20
+#: ``extra=`` for records that go to the log file only (already shown to the operator).
+FILE_ONLY = {"file_only": True}
 LOG_BACKUPS = 4
 
 
@@ -50,6 +52,7 @@ def setup_logging(level: str = "INFO", path: Path | None = None) -> Path:
     console = logging.StreamHandler()
     console.setLevel(max(numeric, logging.WARNING))
     console.setFormatter(logging.Formatter("livevis: %(levelname)s: %(message)s"))
+    console.addFilter(lambda record: not getattr(record, "file_only", False))
     logger.addHandler(file_handler)
     logger.addHandler(console)
     logger.propagate = False

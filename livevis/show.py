@@ -244,7 +244,9 @@ class Show:
         from livevis.overlay import overlay_lines
 
         names = self.registry.names()
-        return overlay_lines(
+        state = self.get_state()
+        load = f"analysis: {state.skipped_hops} hops skipped, {state.overflows} input overflows"
+        return [load] + overlay_lines(
             self.get_state(), fps=fps, preset=self.preset.name,
             fade=self.fade.alpha() if self.fade is not None else None, params=self.registry.snapshot(),
             activity=self.hub.activity(), learn_armed=self.hub.learn.armed,

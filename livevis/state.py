@@ -42,6 +42,7 @@ class AnalysisState:
         aus: float32 array of shape (17,), AU intensities in [0, 1] in :data:`AU_NAMES` order.
         input_ok: False while the audio input is stalled or failing ("no input" state).
         overflows: count of audio blocks dropped because the ring buffer was full.
+        skipped_hops: hops of audio the analysis skipped because it fell behind (overload).
     """
 
     time: float = 0.0
@@ -58,10 +59,12 @@ class AnalysisState:
     aus: np.ndarray = field(default_factory=_zeros_aus)
     input_ok: bool = True
     overflows: int = 0
+    skipped_hops: int = 0
 
-    def with_input(self, ok: bool, overflows: int | None = None) -> "AnalysisState":
-        """Return a copy with ``input_ok`` (and optionally ``overflows``) replaced."""
-        return replace(self, input_ok=ok, overflows=self.overflows if overflows is None else overflows)
+    def with_input(self, ok: bool, overflows: int | None = None, skipped_hops: int | None = None) -> "AnalysisState":
+        """Return a copy with ``input_ok`` (and optionally the overload counters) replaced."""
+        return replace(self, input_ok=ok, overflows=self.overflows if overflows is None else overflows,
+                       skipped_hops=self.skipped_hops if skipped_hops is None else skipped_hops)
 
 
 class LatestState:

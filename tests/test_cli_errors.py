@@ -61,3 +61,12 @@ def test_devices_lists_inputs_and_outputs():
     proc = run_cli("devices")
     assert proc.returncode == 0, proc.stderr
     assert "Audio inputs:" in proc.stdout and "Audio outputs:" in proc.stdout
+
+
+def test_errors_are_logged_to_the_rotating_log_file(tmp_path):
+    proc = run_cli("render", str(tmp_path / "missing.ogg"), "-o", str(tmp_path / "o.mp4"),
+                   env={"XDG_STATE_HOME": str(tmp_path / "state")})
+    _assert_clean_error(proc, "missing.ogg")
+    log_file = tmp_path / "state" / "livevis" / "livevis.log"
+    text = log_file.read_text()
+    assert "render" in text and "ERROR" in text and "missing.ogg" in text
