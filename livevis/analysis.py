@@ -71,6 +71,11 @@ class Analyzer:
             else soxr.ResampleStream(source_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
         )
 
+    def skip(self, n_source_samples: int) -> None:
+        """Account for ``n_source_samples`` of audio dropped unanalysed (overload), so that
+        :attr:`AnalysisState.time` stays the stream's time."""
+        self._samples += int(round(n_source_samples * SAMPLE_RATE / self.source_rate))
+
     def _hop(self) -> AnalysisState:
         window, gated = self.conditioner.process(self._window, self.features.hop_samples)
         f = self.features.process(window)
@@ -186,6 +191,7 @@ class AnalysisThread(threading.Thread):
         if backlog > max_backlog:
             skip = backlog - max_backlog // 2
             ring.read(skip)
+            self.analyzer.skip(skip)
             self.stats.skipped_samples += skip
             log.warning("analysis overloaded: skipped %.2f s of audio", skip / self.source.sample_rate)
         arrival_total, arrival_time = clock.last_arrival

@@ -109,3 +109,37 @@ def test_tempo_of_real_music(vibe_ace):
     tempos = np.array([s.tempo for s in states[-50:]])
     ratio = np.median(tempos) / reference
     assert min(abs(ratio - r) for r in (0.5, 1.0, 2.0)) < 0.06
+
+
+def test_overload_skips_audio_and_counts_it(vibe_ace):
+    """More audio waiting than max_backlog_s (an overloaded machine): the thread skips the
+    oldest audio, counts the skipped hops into the state, and keeps up with the newest."""
+    import time
+
+    from livevis.analysis import AnalysisThread
+    from livevis.audio.capture import StreamClock
+    from livevis.ringbuffer import RingBuffer
+    from livevis.state import LatestState
+
+    class Burst:
+        sample_rate = SAMPLE_RATE
+        ring = RingBuffer(10 * SAMPLE_RATE)
+        clock = StreamClock()
+
+    music = _mono16k(vibe_ace, 8.0)
+    assert Burst.ring.write(music)  # 8 s arrive at once
+    Burst.clock.stamp(Burst.ring.total_written)
+    latest = LatestState()
+    worker = AnalysisThread(Burst, Analyzer(SAMPLE_RATE, RecordingEmotion()), latest, max_backlog_s=1.0)
+    worker.start()
+    deadline = time.monotonic() + 20
+    while Burst.ring.available() > 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    worker.stop()
+    worker.join(timeout=2)
+    state = latest.get()
+    assert worker.stats.skipped_samples >= 6 * SAMPLE_RATE
+    assert state.skipped_hops == worker.stats.skipped_samples // 1600
+    assert worker.stats.hops <= 20  # only the newest ~1 s was analysed
+    assert state.time == pytest.approx(8.0, abs=0.11)  # the stream's time, skips included
