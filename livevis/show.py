@@ -57,7 +57,9 @@ class Show:
         self.error: str | None = None
         self.watcher = PresetWatcher(preset.source) if preset.source is not None else None
         self.compositor = make_compositor(ctx, *self.size, preset)
+        self.drivers = self._drivers(preset, self.compositor)
         self._old = None  # compositor being faded out
+        self._old_drivers: list = []
         self.fade: Crossfade | None = None
         self._program = load_program(ctx, "fullscreen.vert", "mix.frag")
         self._program["u_a"].value = 0
@@ -71,13 +73,30 @@ class Show:
 
     # ------------------------------------------------------------------ presets
 
+    def _drivers(self, preset: Preset, compositor) -> list:
+        """Latent image stream drivers for the preset's ``latent``/``image`` layers."""
+        import os
+
+        from livevis.latent_layer import LatentLayerDriver
+
+        weights = os.environ.get("LIVEVIS_TAEF2_WEIGHTS") or None
+        return [LatentLayerDriver(preset, layer, say=self.say, weights=weights)
+                for spec, layer in zip(preset.layers, compositor.layers) if spec.kind in ("latent", "image")]
+
+    def _release_old(self) -> None:
+        if self._old is not None:
+            self._old.release()
+        for driver in self._old_drivers:
+            driver.close()
+        self._old, self._old_drivers, self.fade = None, [], None
+
     def switch_to(self, preset: Preset) -> None:
         """Crossfade to ``preset`` over its ``crossfade_s`` (the master.crossfade_s parameter)."""
         self.hub.apply(preset)
-        if self._old is not None:
-            self._old.release()
-        self._old = self.compositor
+        self._release_old()
+        self._old, self._old_drivers = self.compositor, self.drivers
         self.compositor = make_compositor(self.ctx, *self.size, preset)
+        self.drivers = self._drivers(preset, self.compositor)
         self.fade = Crossfade(self.registry.get("master.crossfade_s") if "master.crossfade_s" in self.registry
                               else preset.crossfade_s)
         self.preset = preset
@@ -214,13 +233,16 @@ class Show:
         state = self._state(time.monotonic(), p)
         t_scene = t * p.get("master.speed", 1.0) * p.get("background.speed", 1.0)
         self._apply_layer_params(self.compositor, p)
+        for driver in self.drivers:
+            driver.update(state)
         self.compositor.render(state, t_scene)
         mix_t = 1.0
         if self.fade is not None:
             if self.fade.done:
-                self._old.release()
-                self._old, self.fade = None, None
+                self._release_old()
             else:
+                for driver in self._old_drivers:
+                    driver.update(state)
                 self._old.render(state, t_scene)
                 mix_t = self.fade.alpha()
         gain = 0.0 if p.get("master.blackout", 0.0) >= 0.5 else p.get("master.brightness", 1.0)
@@ -261,9 +283,11 @@ class Show:
         self.size = size
         self.compositor.release()
         self.compositor = make_compositor(self.ctx, *size, self.preset)
-        if self._old is not None:
-            self._old.release()
-            self._old, self.fade = None, None
+        layers = [layer for spec, layer in zip(self.preset.layers, self.compositor.layers)
+                  if spec.kind in ("latent", "image")]
+        for driver, layer in zip(self.drivers, layers):
+            driver.attach(layer)
+        self._release_old()
         self._out.release()
         self._out_tex.release()
         self._out_tex = self.ctx.texture(size, 4)
@@ -272,9 +296,10 @@ class Show:
 
     def close(self) -> None:
         self.hub.close()
+        for driver in self.drivers:
+            driver.close()
         self.compositor.release()
-        if self._old is not None:
-            self._old.release()
+        self._release_old()
         self._vao.release()
         self._program.release()
         self._out.release()

