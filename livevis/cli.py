@@ -85,16 +85,17 @@ def _cmd_render(args) -> int:
     from livevis.audio.decode import load_audio
     from livevis.emotion import load_emotion_model
     from livevis.offline import render_file
-    from livevis.scene import make_compositor, offscreen_context
-
     from livevis.presets import Preset, load_preset
+    from livevis.scene import OfflineScene, offscreen_context
 
     load_audio(args.input)  # fail fast with a clear message before any GL or model work
     preset = load_preset(args.preset) if args.preset else Preset()
     emotion = load_emotion_model(args.model)
     print(f"emotion model on {emotion.provider}", file=sys.stderr)
     ctx = offscreen_context()
-    n = render_file(args.input, args.output, emotion, lambda w, h: make_compositor(ctx, w, h, preset),
+    weights = os.environ.get("LIVEVIS_TAEF2_WEIGHTS") or None
+    say = lambda message: print(message, file=sys.stderr)  # noqa: E731
+    n = render_file(args.input, args.output, emotion, lambda w, h: OfflineScene(ctx, w, h, preset, say, weights),
                     size=args.size, fps=args.fps, duration=args.duration, progress=not args.no_progress)
     print(f"wrote {args.output}: {n} frames at {args.fps} fps, {args.size[0]}x{args.size[1]}")
     return 0

@@ -40,9 +40,11 @@ class LatentLayerDriver:
         say: callable for one-line operator messages.
         weights: TAEF2 weight source if the ONNX graphs are not exported yet (see
             :func:`livevis.latent.build_engine`).
+        synchronous: offline rendering: build now and decode each hop in the calling thread,
+            so the video is deterministic (no decode thread, no dropped frames).
     """
 
-    def __init__(self, preset, layer, say=print, weights=None) -> None:
+    def __init__(self, preset, layer, say=print, weights=None, synchronous: bool = False) -> None:
         self.layer, self.say = layer, say
         self.engine = None
         self.message: str | None = None
@@ -55,9 +57,11 @@ class LatentLayerDriver:
             segment_unit="beats" if spec.segment_beats else "seconds",
             policy="causal", noise_sigma=spec.noise_sigma,
         )
-        self._preset, self._weights = preset, weights
-        self._thread = threading.Thread(target=self._build, name="livevis-latent-build", daemon=True)
-        self._thread.start()
+        self._preset, self._weights, self.synchronous = preset, weights, synchronous
+        if synchronous:
+            self._build()
+        else:
+            threading.Thread(target=self._build, name="livevis-latent-build", daemon=True).start()
 
     def _build(self) -> None:
         from livevis.latent import build_engine
@@ -70,7 +74,8 @@ class LatentLayerDriver:
                 engine, self.message = build_engine(keyframes, weights=self._weights, size=CPU_SIZE,
                                                     warn=self.say, **self._kwargs)
                 if engine is not None and not self._closed:
-                    engine.start()
+                    if not self.synchronous:
+                        engine.start()
                     self.engine = engine
         except Exception as err:  # never take the show down for the image stream
             self.message = f"latent image layer disabled: {err}"
@@ -85,6 +90,9 @@ class LatentLayerDriver:
             return
         if state.time != self._last_time:
             self._last_time = state.time
+            if self.synchronous:
+                self.layer.set_image(engine.frame_sync(state))
+                return
             engine.update(state)
         frame = engine.latest_frame()
         if frame is not None and frame.hop != self._shown_hop:
@@ -98,5 +106,5 @@ class LatentLayerDriver:
 
     def close(self) -> None:
         self._closed = True
-        if self.engine is not None:
+        if self.engine is not None and not self.synchronous:
             self.engine.stop()

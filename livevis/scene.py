@@ -53,3 +53,34 @@ def offscreen_context() -> moderngl.Context:
                 f"cannot create an OpenGL context ({egl_err}); install Mesa's EGL drivers "
                 "(Debian: libegl1 libegl-mesa0 libgl1-mesa-dri)"
             ) from None
+
+
+class OfflineScene:
+    """A compositor plus synchronous latent drivers, for deterministic offline rendering.
+
+    Has the compositor interface :func:`livevis.offline.render_file` needs: ``render(state,
+    t)``, ``read_rgb()``, ``release()``.
+    """
+
+    def __init__(self, ctx: moderngl.Context, width: int, height: int, preset=None, say=print, weights=None) -> None:
+        from livevis.latent_layer import LatentLayerDriver
+        from livevis.presets import Preset
+
+        preset = preset if preset is not None else Preset()
+        self.compositor = make_compositor(ctx, width, height, preset)
+        self.drivers = [LatentLayerDriver(preset, layer, say=say, weights=weights, synchronous=True)
+                        for spec, layer in zip(preset.layers, self.compositor.layers)
+                        if spec.kind in ("latent", "image")]
+
+    def render(self, state, t: float) -> None:
+        for driver in self.drivers:
+            driver.update(state)
+        self.compositor.render(state, t)
+
+    def read_rgb(self):
+        return self.compositor.read_rgb()
+
+    def release(self) -> None:
+        for driver in self.drivers:
+            driver.close()
+        self.compositor.release()

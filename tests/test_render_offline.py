@@ -80,3 +80,21 @@ def test_render_cli(tmp_path, trumpet):
     frames, info = _read_video(out)
     assert len(frames) == 48 and (info["width"], info["height"]) == (256, 144)
     assert "render" in proc.stderr  # the progress bar
+
+
+def test_render_keyframes_preset_with_latent_stream(tmp_path, vibe_ace):
+    """The keyframes preset offline: the latent image stream is decoded synchronously."""
+    pytest.importorskip("torch", reason="the first-use TAEF2 ONNX export needs torch")
+    from tests.conftest import shared_file
+
+    out = tmp_path / "k.mp4"
+    proc = run_cli("render", str(vibe_ace), "-o", str(out), "--preset", "keyframes", "--size", "160x90",
+                   "--duration", "4", "--no-progress",
+                   env={"LIVEVIS_TAEF2_WEIGHTS": str(shared_file("assets/taef2"))})
+    assert proc.returncode == 0, proc.stderr
+    assert "disabled" not in proc.stderr
+    frames, _ = _read_video(out)
+    assert len(frames) == 120
+    # the picture is the slerped keyframe stream: colourful, not the black of an empty layer
+    assert frames[60].mean() > 40
+    assert np.abs(frames[110].astype(int) - frames[20].astype(int)).mean() > 2.0
