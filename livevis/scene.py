@@ -13,13 +13,24 @@ from livevis.errors import LivevisError
 from livevis.render import BackgroundLayer, Compositor, FaceLayer, ImageLayer, Layer, SolidLayer
 
 
-def build_layer(ctx: moderngl.Context, spec) -> Layer:
-    """One layer for a preset ``LayerSpec`` (kind, opacity, blend, enabled, color)."""
+def outline_scale(width_px: float) -> float:
+    """Preset outline width (pixels at 1080p, default 2) → the face shader's multiplier:
+    gentle, so that thick outlines stay outlines and do not swallow the features."""
+    return max(0.0, 1.0 + (width_px - 2.0) / 12.0)
+
+
+def build_layer(ctx: moderngl.Context, spec, preset=None) -> Layer:
+    """One layer for a preset ``LayerSpec`` (kind, opacity, blend, enabled, color); face
+    options come from the preset's ``face`` section."""
     opacity = spec.opacity if spec.enabled else 0.0
     if spec.kind == "background":
         return BackgroundLayer(ctx, opacity=opacity, blend=spec.blend)
     if spec.kind == "face":
-        return FaceLayer(ctx, opacity=opacity, blend=spec.blend)
+        face = preset.face if preset is not None else None
+        scale = face.scale if face is not None else 1.0
+        outline = outline_scale(face.outline_width) if face is not None and face.outline else (
+            0.0 if face is not None else 1.0)
+        return FaceLayer(ctx, opacity=opacity, blend=spec.blend, scale=scale, outline_scale=outline)
     if spec.kind in ("image", "latent"):
         return ImageLayer(ctx, opacity=opacity, blend=spec.blend)
     if spec.kind == "solid":
@@ -34,7 +45,7 @@ def make_compositor(ctx: moderngl.Context, width: int, height: int, preset=None)
         from livevis.presets import Preset
 
         preset = Preset()
-    return Compositor(ctx, width, height, [build_layer(ctx, spec) for spec in preset.layers])
+    return Compositor(ctx, width, height, [build_layer(ctx, spec, preset) for spec in preset.layers])
 
 
 def offscreen_context() -> moderngl.Context:

@@ -219,10 +219,17 @@ class Show:
         )
 
     def _apply_layer_params(self, compositor, p: dict[str, float]) -> None:
+        from livevis.render import FaceLayer
+        from livevis.scene import outline_scale
+
         for i, layer in enumerate(compositor.layers, start=1):
             opacity = p.get(f"layer.{i}.opacity")
             if opacity is not None:
                 layer.opacity = opacity * p.get(f"layer.{i}.enabled", 1.0)
+            if isinstance(layer, FaceLayer):
+                layer.scale = p.get("face.scale", layer.scale)
+                if self.preset.face.outline:
+                    layer.outline_scale = outline_scale(p.get("face.outline_width", 2.0))
 
     def frame(self, t: float) -> moderngl.Texture:
         """Render one frame at clock time ``t`` (seconds); returns the picture (RGBA8, ``size``)."""

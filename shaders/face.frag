@@ -7,6 +7,8 @@ uniform float u_time;
 uniform vec2 u_resolution;
 uniform float u_aus[17];
 uniform float u_valence, u_arousal, u_onset;
+uniform float u_scale;          // face size multiplier (1 = about 60 % of the frame height)
+uniform float u_outline_scale;  // outline width multiplier (1 = default)
 out vec4 f_color;
 
 #define AU1  u_aus[0]
@@ -69,7 +71,8 @@ float lens(vec2 q, float w, float c, float up, float lo, out vec2 cu, out vec2 c
 
 void main() {
     AA = 1.0 / u_resolution.y;
-    vec2 p = (gl_FragCoord.xy - 0.5 * u_resolution) / u_resolution.y;
+    vec2 p = (gl_FragCoord.xy - 0.5 * u_resolution) / u_resolution.y / max(u_scale, 0.05);
+    AA /= max(u_scale, 0.05);
 
     // idle sway (zero at t = 0), a little livelier with arousal
     float sw = 1.0 + 0.5 * clamp(u_arousal, 0.0, 1.0);
@@ -82,7 +85,7 @@ void main() {
     float val = clamp(u_valence, -1.0, 1.0);
     vec3 skin = mix(vec3(0.93, 0.83, 0.80), vec3(1.00, 0.80, 0.58), 0.5 + 0.5 * val);
     vec3 hairc = vec3(0.16, 0.08, 0.10);
-    float OL = 0.010;   // outline half-width
+    float OL = 0.010 * max(u_outline_scale, 0.0);   // outline half-width
 
     // ---- head, ears, hair ----
     float jaw = 0.30 + 0.035 * AU26 - 0.01 * AU17;

@@ -19,6 +19,7 @@ class FaceLayer(ShaderLayer):
 
     Args:
         ctx: the GL context. opacity, blend: see :class:`Layer`.
+        scale: face size multiplier, [0.1, 3]. outline_scale: outline width multiplier.
 
     Raises:
         ShaderError: the shader file is missing or does not compile.
@@ -26,8 +27,13 @@ class FaceLayer(ShaderLayer):
 
     fragment = "face.frag"
 
-    def __init__(self, ctx: moderngl.Context, opacity: float = 1.0, blend: str = "normal") -> None:
+    def __init__(self, ctx: moderngl.Context, opacity: float = 1.0, blend: str = "normal",
+                 scale: float = 1.0, outline_scale: float = 1.0) -> None:
         super().__init__(ctx, opacity, blend)
+        #: face size multiplier, [0.1, 3] (1: about 60 % of the frame height)
+        self.scale = scale
+        #: outline width multiplier, [0, 10] (0: no outline)
+        self.outline_scale = outline_scale
 
     def set_uniforms(self, state: AnalysisState, t: float, size) -> None:
         aus = np.clip(np.asarray(state.aus, dtype=np.float32).reshape(-1), 0.0, 1.0)
@@ -39,3 +45,5 @@ class FaceLayer(ShaderLayer):
         self.uniform("u_valence", float(state.valence))
         self.uniform("u_arousal", float(state.arousal))
         self.uniform("u_onset", float(state.onset))
+        self.uniform("u_scale", float(self.scale))
+        self.uniform("u_outline_scale", float(self.outline_scale))
