@@ -22,6 +22,19 @@ def shared_file(relative: str) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def ctx():
+    """A headless OpenGL context (EGL; Mesa llvmpipe here), or skip with the reason."""
+    import moderngl
+
+    try:
+        context = moderngl.create_standalone_context(backend="egl")
+    except Exception as err:  # no EGL / GL driver on this machine
+        pytest.skip(f"cannot create an EGL OpenGL context: {err}")
+    yield context
+    context.release()
+
+
 @pytest.fixture
 def vibe_ace() -> Path:
     """A real pop/jazz track (Kevin MacLeod, CC-BY 3.0), 30 s, 22.05 kHz stereo OGG."""

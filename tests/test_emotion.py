@@ -12,7 +12,6 @@ from livevis.errors import ModelError
 from livevis.features import FeatureExtractor
 from livevis.state import AU_INDEX, AU_NAMES
 
-from conftest import shared_file
 
 
 @pytest.fixture(scope="module")
@@ -20,12 +19,12 @@ def model() -> EmotionModel:
     return EmotionModel()
 
 
-def _features(path, start_s: float, dur_s: float) -> np.ndarray:
-    """Per-hop feature vectors (n, 128) of an excerpt, streamed like the analyser does."""
+def _features(path, start_s: float, dur_s: float, gain: float = 1.0) -> np.ndarray:
+    """Per-hop feature vectors (n, 128) of an excerpt (times ``gain``), streamed like the analyser does."""
     from livevis.audio.decode import load_audio
 
     data, rate = load_audio(path, 16000)
-    x = data.mean(axis=1)[int(start_s * rate):int((start_s + dur_s) * rate)]
+    x = gain * data.mean(axis=1)[int(start_s * rate):int((start_s + dur_s) * rate)]
     fe = FeatureExtractor()
     return np.stack([fe.process(x[a:a + 8000]).vector for a in range(0, len(x) - 8000 + 1, 1600)])
 
@@ -128,12 +127,13 @@ def test_load_falls_back_to_builtin(tmp_path):
     assert load_emotion_model(None, log=logged.append).path == DEFAULT_MODEL and len(logged) == 1
 
 
-def test_arousal_quiet_vs_loud_excerpt(model):
-    # Tchaikovsky, Dance of the Sugar Plum Fairy (Kevin MacLeod, CC-BY 3.0): a quiet celesta
-    # and pizzicato opening (about -35 dBFS) vs a loud full-orchestra passage at 96–106 s.
-    track = shared_file("audio/librosa-data/Kevin_MacLeod_-_P_I_Tchaikovsky_Dance_of_the_Sugar_Plum_Fairy.ogg")
-    quiet, _ = _run(model, _features(track, 1.0, 10.0))
-    loud, _ = _run(model, _features(track, 96.0, 10.0))
+def test_arousal_quiet_vs_loud_excerpt(model, vibe_ace):
+    # The same 10 s of a real track (Kevin MacLeod, Vibe Ace, CC-BY 3.0) played quietly
+    # (-30 dB) and at full level: louder must read as more aroused.
+    feats_loud = _features(vibe_ace, 10.0, 10.0)
+    feats_quiet = _features(vibe_ace, 10.0, 10.0, gain=10 ** (-30 / 20))
+    loud, _ = _run(model, feats_loud)
+    quiet, _ = _run(model, feats_quiet)
     assert loud[50:, 1].mean() > quiet[50:, 1].mean() + 0.05
 
 

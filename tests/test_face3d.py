@@ -209,14 +209,6 @@ def test_palette_follows_valence_and_arousal():
 moderngl = pytest.importorskip("moderngl")
 
 
-@pytest.fixture(scope="module")
-def ctx():
-    try:
-        context = moderngl.create_standalone_context(backend="egl")
-    except Exception as err:  # no EGL / GL driver on this machine
-        pytest.skip(f"cannot create an EGL OpenGL context: {err}")
-    yield context
-    context.release()
 
 
 def render_layer(ctx, layer, state, size, t=0.0, background=(0.9, 0.9, 0.9)):

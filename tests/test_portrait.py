@@ -57,17 +57,6 @@ def test_iris_points_inside_the_eyes(landmarker):
         assert (lo <= lm[centre, :2]).all() and (lm[centre, :2] <= hi).all()
 
 
-@pytest.fixture(scope="module")
-def ctx():
-    moderngl = pytest.importorskip("moderngl")
-    try:
-        context = moderngl.create_standalone_context(backend="egl")
-    except Exception as err:
-        pytest.skip(f"cannot create an EGL OpenGL context: {err}")
-    yield context
-    context.release()
-
-
 def test_animation_changes_the_face_not_the_background(ctx, rig):
     from livevis.face3d.portrait import PortraitRenderer, face_region_mask
 

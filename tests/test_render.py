@@ -16,14 +16,6 @@ from livevis.state import AU_INDEX, AnalysisState  # noqa: E402
 TOL = 2
 
 
-@pytest.fixture(scope="module")
-def ctx():
-    try:
-        context = moderngl.create_standalone_context(backend="egl")
-    except Exception as err:  # no EGL / GL driver on this machine
-        pytest.skip(f"cannot create an EGL OpenGL context: {err}")
-    yield context
-    context.release()
 
 
 def aus(**values: float) -> np.ndarray:

@@ -5,24 +5,18 @@ import numpy as np
 import pytest
 
 from livevis.offline import render_file
-from livevis.scene import make_compositor, offscreen_context
+from livevis.scene import make_compositor
 from tests.conftest import run_cli
 
 
-@pytest.fixture(scope="module")
-def gl():
-    try:
-        return offscreen_context()
-    except Exception as err:  # pragma: no cover - depends on the machine
-        pytest.skip(f"no OpenGL context: {err}")
 
 
-def _render(gl, track, out, seconds=10.0, size=(320, 180), fps=30, frames=None):
+def _render(ctx, track, out, seconds=10.0, size=(320, 180), fps=30, frames=None):
     from livevis.emotion import load_emotion_model
 
     states = []
     on_frame = None if frames is None else (lambda i, rgb: frames.append(rgb.copy()))
-    n = render_file(track, out, load_emotion_model(), lambda w, h: make_compositor(gl, w, h), size=size, fps=fps,
+    n = render_file(track, out, load_emotion_model(), lambda w, h: make_compositor(ctx, w, h), size=size, fps=fps,
                     duration=seconds, progress=False, on_state=lambda i, s: states.append(s), on_frame=on_frame)
     return n, states
 
@@ -39,10 +33,10 @@ def _read_video(path):
 
 
 @pytest.mark.parametrize("track_fixture", ["vibe_ace", "demo_track"])
-def test_render_ten_seconds_of_real_music(gl, tmp_path, request, track_fixture):
+def test_render_ten_seconds_of_real_music(ctx, tmp_path, request, track_fixture):
     track = request.getfixturevalue(track_fixture)
     out = tmp_path / "out.mp4"
-    n, states = _render(gl, track, out)
+    n, states = _render(ctx, track, out)
     assert n == 300
     frames, info = _read_video(out)
     assert len(frames) == 300
@@ -61,11 +55,11 @@ def test_render_ten_seconds_of_real_music(gl, tmp_path, request, track_fixture):
     assert arousal.std() > 0.01
 
 
-def test_render_is_deterministic(gl, tmp_path, trumpet):
+def test_render_is_deterministic(ctx, tmp_path, trumpet):
     """Same file, same settings: the same states and the same rendered frames."""
     frames_a, frames_b = [], []
-    _, states_a = _render(gl, trumpet, tmp_path / "a.mp4", seconds=3.0, frames=frames_a)
-    _, states_b = _render(gl, trumpet, tmp_path / "b.mp4", seconds=3.0, frames=frames_b)
+    _, states_a = _render(ctx, trumpet, tmp_path / "a.mp4", seconds=3.0, frames=frames_a)
+    _, states_b = _render(ctx, trumpet, tmp_path / "b.mp4", seconds=3.0, frames=frames_b)
     assert len(frames_a) == len(frames_b) == 90
     for a, b in zip(states_a, states_b):
         assert (a.time, a.rms, a.energy, a.valence, a.arousal, a.tempo) == (b.time, b.rms, b.energy, b.valence, b.arousal, b.tempo)

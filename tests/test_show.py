@@ -11,14 +11,6 @@ from livevis.presets import load_preset
 from livevis.state import AnalysisState
 
 
-@pytest.fixture(scope="module")
-def gl():
-    from livevis.scene import offscreen_context
-
-    try:
-        return offscreen_context()
-    except Exception as err:  # pragma: no cover
-        pytest.skip(f"no OpenGL context: {err}")
 
 
 def _solid(color: str, crossfade_s: float = 0.0) -> str:
@@ -47,12 +39,12 @@ def _wait_reload(show, predicate, timeout=3.0):
     return _frame(show)
 
 
-def test_hot_reload_and_invalid_reload_keeps_running(gl, tmp_path):
+def test_hot_reload_and_invalid_reload_keeps_running(ctx, tmp_path):
     from livevis.show import Show
 
     path = tmp_path / "live.toml"
     path.write_text(_solid("#ff0000"))
-    show = Show(gl, (64, 36), load_preset(path), lambda: AnalysisState(), control=False)
+    show = Show(ctx, (64, 36), load_preset(path), lambda: AnalysisState(), control=False)
     try:
         assert np.allclose(_frame(show), [255, 0, 0], atol=2)
         _rewrite(path, _solid("#0000ff"))
@@ -69,13 +61,13 @@ def test_hot_reload_and_invalid_reload_keeps_running(gl, tmp_path):
         show.close()
 
 
-def test_crossfade_between_presets(gl, tmp_path):
+def test_crossfade_between_presets(ctx, tmp_path):
     from livevis.show import Show
 
     red, green = tmp_path / "red.toml", tmp_path / "green.toml"
     red.write_text(_solid("#ff0000"))
     green.write_text(_solid("#00ff00", crossfade_s=1.0))
-    show = Show(gl, (64, 36), load_preset(red), lambda: AnalysisState(), control=False)
+    show = Show(ctx, (64, 36), load_preset(red), lambda: AnalysisState(), control=False)
     try:
         _frame(show)
         show.load(str(green))
@@ -89,10 +81,10 @@ def test_crossfade_between_presets(gl, tmp_path):
         show.close()
 
 
-def test_blackout_and_freeze_shortcuts(gl):
+def test_blackout_and_freeze_shortcuts(ctx):
     from livevis.show import Show
 
-    show = Show(gl, (96, 54), load_preset("ambient"), lambda: AnalysisState(valence=0.5, arousal=0.5),
+    show = Show(ctx, (96, 54), load_preset("ambient"), lambda: AnalysisState(valence=0.5, arousal=0.5),
                 control=False)
     try:
         lit = _frame(show, 0.0)
@@ -109,12 +101,12 @@ def test_blackout_and_freeze_shortcuts(gl):
         show.close()
 
 
-def test_preset_parameters_reach_the_layers(gl, tmp_path):
+def test_preset_parameters_reach_the_layers(ctx, tmp_path):
     from livevis.show import Show
 
     path = tmp_path / "two.toml"
     path.write_text(_solid("#ffffff") + '[[layers]]\nkind = "solid"\ncolor = "#000000"\nopacity = 1.0\n')
-    show = Show(gl, (32, 18), load_preset(path), lambda: AnalysisState(), control=False)
+    show = Show(ctx, (32, 18), load_preset(path), lambda: AnalysisState(), control=False)
     try:
         assert _frame(show).max() < 2  # black on top
         show.registry.set("layer.2.opacity", 0.5)
@@ -125,7 +117,7 @@ def test_preset_parameters_reach_the_layers(gl, tmp_path):
         show.close()
 
 
-def test_keyframes_preset_shows_the_latent_image_stream(gl, monkeypatch):
+def test_keyframes_preset_shows_the_latent_image_stream(ctx, monkeypatch):
     """The keyframes preset: generated keyframes, encoded by the TAEF2 ONNX encoder, slerped
     by the music's energy and decoded on the decode thread into the image layer."""
     from livevis.show import Show
@@ -134,7 +126,7 @@ def test_keyframes_preset_shows_the_latent_image_stream(gl, monkeypatch):
     pytest.importorskip("torch", reason="the first-use TAEF2 ONNX export needs torch")
     monkeypatch.setenv("LIVEVIS_TAEF2_WEIGHTS", str(shared_file("assets/taef2")))
     clock = {"t": 0.0}
-    show = Show(gl, (128, 72), load_preset("keyframes"),
+    show = Show(ctx, (128, 72), load_preset("keyframes"),
                 lambda: AnalysisState(time=clock["t"], energy=1e-3, valence=0.6, arousal=0.5), control=False)
     try:
         driver = show.drivers[0]
