@@ -9,6 +9,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 
 from livevis.analysis import Analyzer, AnalysisThread
 from livevis.audio.capture import StreamClock
@@ -58,6 +59,7 @@ class FeedingSource:
                 self.clock.stamp(self.ring.total_written)
 
 
+@pytest.mark.timeout(2400)  # about 10 min on 2 idle cores; generous for a loaded machine
 def test_one_hour_of_music(record_property):
     from livevis.emotion import load_emotion_model
 
