@@ -29,7 +29,8 @@ class RunOptions:
         model: path of an emotion model (None: the built-in one).
         duration: stop after this many seconds (None: until closed / end of file).
         render_scale: compositor resolution relative to the window, (0, 1]; None picks 1.0 on a
-            GPU and 0.5 on a software renderer (llvmpipe), so rendering leaves CPU to analysis.
+            GPU and at most 640x360 pixels on a software renderer (llvmpipe), so that rendering
+            leaves the CPU (and Python's GIL) to the audio callback and the analysis.
         preset: preset name (in presets/) or path; None: the default preset. Its audio and
             output sections give defaults that the options above override.
     """
@@ -49,13 +50,25 @@ class RunOptions:
 SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "software")
 
 
-def pick_render_scale(renderer: str, requested: float | None) -> float:
-    """The compositor scale: ``requested`` if given, else 0.5 for software GL, 1.0 otherwise."""
+#: Pixels a software renderer can composite per frame while leaving the GIL and the CPU to
+#: audio and analysis (640x360): GL calls hold the GIL while llvmpipe rasterises.
+SOFTWARE_PIXEL_BUDGET = 640 * 360
+
+
+def pick_render_scale(renderer: str, requested: float | None, window: tuple[int, int] = (1280, 720)) -> float:
+    """The compositor scale: ``requested`` if given; 1.0 on a GPU; on software GL the scale
+    that keeps the picture within :data:`SOFTWARE_PIXEL_BUDGET` pixels.
+
+    Raises:
+        LivevisError: ``requested`` outside (0, 1].
+    """
     if requested is not None:
         if not 0.0 < requested <= 1.0:
             raise LivevisError(f"--render-scale must be in (0, 1], got {requested}")
         return requested
-    return 0.5 if any(name in renderer.lower() for name in SOFTWARE_RENDERERS) else 1.0
+    if not any(name in renderer.lower() for name in SOFTWARE_RENDERERS):
+        return 1.0
+    return min(1.0, (SOFTWARE_PIXEL_BUDGET / max(1, window[0] * window[1])) ** 0.5)
 
 
 def _open_window(opts: RunOptions):
@@ -121,8 +134,8 @@ def run_live(opts: RunOptions, log=print) -> dict:
 
     pyglet, window = _open_window(opts)
     ctx = moderngl.create_context()
-    scale = pick_render_scale(ctx.info["GL_RENDERER"], opts.render_scale)
-    log(f"OpenGL: {ctx.info['GL_RENDERER']}, rendering at {scale:g}x the window size")
+    scale = pick_render_scale(ctx.info["GL_RENDERER"], opts.render_scale, window.get_framebuffer_size())
+    log(f"OpenGL: {ctx.info['GL_RENDERER']}, rendering at {scale:.2g}x the window size")
 
     def scaled(size):
         return max(2, int(size[0] * scale)), max(2, int(size[1] * scale))

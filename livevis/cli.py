@@ -31,7 +31,7 @@ def _add_window_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", metavar="PATH", help="emotion model (.onnx); default: the built-in models/emotion.onnx")
     p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds")
     p.add_argument("--render-scale", type=float, metavar="S",
-                   help="render at S x the window size, 0 < S <= 1 (default: 1 on a GPU, 0.5 on software OpenGL)")
+                   help="render at S x the window size, 0 < S <= 1 (default: 1 on a GPU, at most 640x360 on software OpenGL)")
 
 
 def build_parser() -> argparse.ArgumentParser:

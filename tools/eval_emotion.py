@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", type=Path, default=data.ROOT / "models" / "emotion.onnx")
     ap.add_argument("--no-teacher", action="store_true")
     ap.add_argument("--skip-loco", action="store_true")
-    ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument("--steps", type=int, default=1000)
     args = ap.parse_args(argv)
     if not args.no_teacher:
         r = teacher_vs_human()

@@ -35,11 +35,11 @@ import _emotion_data as data  # noqa: E402
 from livevis.state import AU_NAMES  # noqa: E402
 
 OPSET = 17
-EMBED = 16
-HIDDEN = 16
+EMBED = 32
+HIDDEN = 32
 BURN_IN = 20  # hops without loss at the start of each training crop
-CROP = 160  # hops per training crop (16 s)
-HUMAN_WEIGHT = 3.0  # loss weight of a human label relative to a teacher label
+CROP = 300  # hops per training crop (30 s)
+HUMAN_WEIGHT = 1.0  # loss weight of a human label relative to a teacher label
 TEACHER_WEIGHT = 1.0
 
 # ---------------------------------------------------------------- FACS action-unit layer
@@ -174,7 +174,7 @@ def norm_stats(seqs: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     return mean.astype(np.float32), std.astype(np.float32)
 
 
-def train(seqs: list[dict], steps: int = 600, seed: int = 0, batch: int = 16, log=None):
+def train(seqs: list[dict], steps: int = 1000, seed: int = 0, batch: int = 16, log=None):
     """Train on random crops of ``seqs``; returns the torch module (eval mode)."""
     import torch
 
@@ -312,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=data.ROOT / "models" / "emotion.onnx")
     ap.add_argument("--no-teacher", action="store_true", help="train on the 6 human-labelled clips only")
-    ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=1, help="processes for feature extraction (first run only)")
     args = ap.parse_args(argv)
