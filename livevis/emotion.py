@@ -14,6 +14,11 @@ out aus             (1, 17) float32        AU intensities in [0, 1], :data:`AU_N
 out state_out       (1, H) float32         state for the next hop
 ==================  =====================  ==============================================
 
+Valence/arousal come from a small GRU trained on human ratings (emoMusic) and a teacher
+(vibenet); the AUs from a fixed layer in the same graph that blends EMFACS emotion prototypes
+(Friesen & Ekman 1983; Ekman, Friesen & Hager 2002) placed on Russell's (1980) circumplex.
+Training data, mapping table and metrics: ``models/emotion.md``.
+
 :class:`Smoother` applies attack/release smoothing to the outputs (times set by a preset).
 """
 
