@@ -23,7 +23,8 @@ class ConditioningSettings:
     """Settings a preset can set.
 
     Attributes:
-        gate_db: hops whose RMS is below this level (dBFS) count as silence.
+        gate_db: hops whose RMS (after ``gain_db``) is below this level (dBFS) count as silence.
+        gain_db: fixed input gain, dB, applied before everything else.
         agc: enable automatic gain control.
         target_db: AGC target RMS level, dBFS.
         min_gain_db, max_gain_db: AGC gain limits, dB.
@@ -31,6 +32,7 @@ class ConditioningSettings:
     """
 
     gate_db: float = -55.0
+    gain_db: float = 0.0
     agc: bool = False
     target_db: float = -20.0
     min_gain_db: float = -12.0
@@ -63,15 +65,26 @@ class InputConditioner:
             gain is 0 dB) and whether the newest hop is below the gate.
         """
         s = self.settings
-        level_db = to_db(float(np.sqrt(np.mean(np.square(window[-hop_samples:], dtype=np.float64)))))
+        level_db = to_db(float(np.sqrt(np.mean(np.square(window[-hop_samples:], dtype=np.float64))))) + s.gain_db
         gated = level_db < s.gate_db
         if not s.agc:
-            return window, gated
+            if s.gain_db == 0.0:
+                return window, gated
+            return np.clip(window * np.float32(10.0 ** (s.gain_db / 20.0)), -1.0, 1.0), gated
         if not gated:  # never raise the gain on silence: that would amplify the noise floor
             wanted = float(np.clip(s.target_db - level_db, s.min_gain_db, s.max_gain_db))
             alpha = 1.0 - np.exp(-self.hop_s / max(s.agc_time_s, 1e-3))
             self.gain_db += alpha * (wanted - self.gain_db)
-        if abs(self.gain_db) < 1e-3:
+        total_db = self.gain_db + s.gain_db
+        if abs(total_db) < 1e-3:
             return window, gated
-        gain = np.float32(10.0 ** (self.gain_db / 20.0))
+        gain = np.float32(10.0 ** (total_db / 20.0))
         return np.clip(window * gain, -1.0, 1.0), gated
+
+
+def settings_from_preset(audio) -> ConditioningSettings:
+    """:class:`ConditioningSettings` from a preset's ``audio`` section."""
+    return ConditioningSettings(
+        gate_db=audio.noise_gate_db, gain_db=audio.gain_db, agc=audio.agc, target_db=audio.agc_target_db,
+        min_gain_db=audio.agc_min_gain_db, max_gain_db=audio.agc_max_gain_db, agc_time_s=audio.agc_time_s,
+    )

@@ -252,14 +252,23 @@ class AudioSpec(_Model):
         input_device: name substring or index (as text) of the input device; None: default.
             ``livevis run --device`` overrides it.
         noise_gate_db: input below this level (dBFS, [-120, 0]) counts as silence.
-        gain_db: input gain, dB, [-40, 40].
+        gain_db: fixed input gain, dB, [-40, 40], applied before the AGC.
         sensitivity: gain on onset/energy reactions, [0, 4].
+        agc: automatic gain control (for a microphone in a room).
+        agc_target_db: level the AGC aims for, dBFS, [-60, 0].
+        agc_min_gain_db, agc_max_gain_db: limits of the AGC gain, dB ([-40, 0] and [0, 40]).
+        agc_time_s: how fast the AGC follows the level, seconds, [0.1, 120].
     """
 
     input_device: str | None = None
     noise_gate_db: float = Field(-60.0, ge=-120.0, le=0.0)
     gain_db: float = Field(0.0, ge=-40.0, le=40.0)
     sensitivity: float = Field(1.0, ge=0.0, le=4.0)
+    agc: bool = False
+    agc_target_db: float = Field(-20.0, ge=-60.0, le=0.0)
+    agc_min_gain_db: float = Field(-12.0, ge=-40.0, le=0.0)
+    agc_max_gain_db: float = Field(24.0, ge=0.0, le=40.0)
+    agc_time_s: float = Field(5.0, ge=0.1, le=120.0)
 
     @field_validator("input_device", mode="before")
     @classmethod

@@ -134,10 +134,11 @@ class Show:
     def _apply_analysis_settings(self, preset: Preset) -> None:
         if self.analyzer is None:
             return
+        from livevis.conditioning import settings_from_preset
         from livevis.emotion import Smoother
 
         self.analyzer.smoother = Smoother(preset.emotion.attack_s, preset.emotion.release_s, self.analyzer.hop_s)
-        self.analyzer.conditioner.settings.gate_db = preset.audio.noise_gate_db
+        self.analyzer.conditioner.settings = settings_from_preset(preset.audio)
 
     # ------------------------------------------------------------------ per frame
 
