@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("presets", help="list the presets in presets/ and validate them")
 
-    sub.add_parser("devices", help="list audio inputs and outputs")
+    sub.add_parser("devices", help="list audio inputs and outputs, and MIDI ports")
 
     demo = sub.add_parser("demo", help="play and visualize the built-in demo track")
     _add_window_options(demo)
@@ -118,8 +118,17 @@ def _cmd_presets() -> int:
 
 def _cmd_devices() -> int:
     from livevis.audio.devices import format_device_table
+    from livevis.control.midi import list_ports
 
     print(format_device_table())
+    try:
+        inputs, outputs = list_ports()
+    except LivevisError as err:
+        print(f"MIDI: unavailable ({err})")
+        return 0
+    for kind, names in (("MIDI inputs", inputs), ("MIDI outputs", outputs)):
+        print(f"{kind}:")
+        print("\n".join(f"  {name}" for name in names) if names else "  (none)")
     return 0
 
 

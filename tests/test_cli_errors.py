@@ -61,6 +61,7 @@ def test_devices_lists_inputs_and_outputs():
     proc = run_cli("devices")
     assert proc.returncode == 0, proc.stderr
     assert "Audio inputs:" in proc.stdout and "Audio outputs:" in proc.stdout
+    assert "MIDI" in proc.stdout  # the ports, or why MIDI is unavailable
 
 
 def test_errors_are_logged_to_the_rotating_log_file(tmp_path):
