@@ -47,9 +47,14 @@ def build_face_layer(ctx: moderngl.Context, spec, preset, opacity: float) -> Lay
     try:
         if mode == "portrait":
             from livevis.face3d.assets import sample_photo
-            from livevis.face3d.portrait import PortraitLayer
+            from livevis.face3d.ganimation_layer import DEFAULT_MODEL, GanimationLayer
+            from livevis.face3d.portrait import PortraitLayer, make_rig
 
             photo = preset.resolve(face.portrait) if face is not None and face.portrait else sample_photo("single_face.jpg")
+            if DEFAULT_MODEL.is_file():  # a trained GANimation generator: synthesise the face
+                rig = make_rig(photo, _mesh_model())
+                return GanimationLayer(ctx, rig.photo, rig.rest[:468], DEFAULT_MODEL, opacity=opacity,
+                                       blend=spec.blend, expressiveness=expressiveness)
             return PortraitLayer(ctx, photo, _mesh_model(), opacity=opacity, blend=spec.blend,
                                  expressiveness=expressiveness)
         if mode == "face":
