@@ -7,6 +7,7 @@ keeps animating and a "NO INPUT" banner appears until sound returns.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, replace
 
@@ -149,7 +150,7 @@ def run_live(opts: RunOptions, log=print) -> dict:
     overlay = OverlayView()
 
     worker = AnalysisThread(source, analyzer, latest)
-    stats = {"frames": 0}
+    stats = {"frames": 0, "render_errors": 0}
     t0 = time.monotonic()
     fps_clock = {"last": t0, "fps": 0.0}
 
@@ -159,7 +160,13 @@ def run_live(opts: RunOptions, log=print) -> dict:
         if min(size) > 0:
             show.resize(scaled(size))
         now = time.monotonic()
-        texture = show.frame(now - t0)
+        try:
+            texture = show.frame(now - t0)
+        except Exception:  # never end the show on a rendering error: log it, show the last frame
+            stats["render_errors"] += 1
+            if stats["render_errors"] <= 3 or stats["render_errors"] % 600 == 0:
+                logging.getLogger("livevis.app").exception("render error %d", stats["render_errors"])
+            texture = show.last_texture
         ctx.screen.use()
         blitter.draw(texture, size)
         if not latest.get().input_ok:

@@ -74,7 +74,10 @@ def build_layer(ctx: moderngl.Context, spec, preset=None) -> Layer:
     options come from the preset's ``face`` section."""
     opacity = spec.opacity if spec.enabled else 0.0
     if spec.kind == "background":
-        return BackgroundLayer(ctx, opacity=opacity, blend=spec.blend)
+        if preset is None:
+            return BackgroundLayer(ctx, opacity=opacity, blend=spec.blend)
+        return BackgroundLayer(ctx, opacity=opacity, blend=spec.blend, fragment=str(preset.shader_path()),
+                               params=preset.background.params)
     if spec.kind == "face":
         return build_face_layer(ctx, spec, preset, opacity)
     if spec.kind in ("image", "latent"):

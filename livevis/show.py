@@ -17,6 +17,7 @@ from dataclasses import replace
 import moderngl
 import numpy as np
 
+from livevis.errors import LivevisError
 from livevis.presets import Crossfade, Preset, PresetError, PresetWatcher, load_preset, preset_names
 from livevis.render.shaders import load_program
 from livevis.scene import make_compositor
@@ -91,11 +92,20 @@ class Show:
         self._old, self._old_drivers, self.fade = None, [], None
 
     def switch_to(self, preset: Preset) -> None:
-        """Crossfade to ``preset`` over its ``crossfade_s`` (the master.crossfade_s parameter)."""
+        """Crossfade to ``preset`` over its ``crossfade_s`` (the master.crossfade_s parameter).
+
+        If its scene cannot be built (e.g. its shader does not compile), the error is reported
+        (overlay, log) and the running preset stays.
+        """
+        try:
+            compositor = make_compositor(self.ctx, *self.size, preset)
+        except LivevisError as err:
+            self._report(PresetError([f"{preset.source or preset.name}: {err}"], preset.source))
+            return
         self.hub.apply(preset)
         self._release_old()
         self._old, self._old_drivers = self.compositor, self.drivers
-        self.compositor = make_compositor(self.ctx, *self.size, preset)
+        self.compositor = compositor
         self.drivers = self._drivers(preset, self.compositor)
         self.fade = Crossfade(self.registry.get("master.crossfade_s") if "master.crossfade_s" in self.registry
                               else preset.crossfade_s)
@@ -221,7 +231,7 @@ class Show:
 
     def _apply_layer_params(self, compositor, p: dict[str, float]) -> None:
         from livevis.face3d.mesh_layer import FaceMeshLayer
-        from livevis.render import FaceLayer
+        from livevis.render import BackgroundLayer, FaceLayer
         from livevis.scene import outline_scale
 
         for i, layer in enumerate(compositor.layers, start=1):
@@ -232,6 +242,10 @@ class Show:
                 layer.scale = p.get("face.scale", layer.scale)
                 if self.preset.face.outline:
                     layer.outline_scale = outline_scale(p.get("face.outline_width", 2.0))
+            elif isinstance(layer, BackgroundLayer):
+                for name in layer.params:
+                    if not isinstance(layer.params[name], (list, tuple)) and f"background.{name}" in p:
+                        layer.params[name] = p[f"background.{name}"]
             elif isinstance(layer, FaceMeshLayer):
                 layer.scale = 0.62 * p.get("face.scale", 1.0)
                 layer.expressiveness = p.get("face.expressiveness", layer.expressiveness)
@@ -269,6 +283,11 @@ class Show:
         self._program["u_gain"].value = gain
         self._vao.render(moderngl.TRIANGLES, vertices=3)
         self._have_frame = True
+        return self._out_tex
+
+    @property
+    def last_texture(self) -> moderngl.Texture:
+        """The last frame rendered (black before the first)."""
         return self._out_tex
 
     def read_rgb(self) -> np.ndarray:

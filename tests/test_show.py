@@ -144,3 +144,33 @@ def test_keyframes_preset_shows_the_latent_image_stream(ctx, monkeypatch):
         assert np.abs(frames[-1] - frames[5]).mean() > 2.0
     finally:
         show.close()
+
+
+def test_preset_with_a_broken_shader_keeps_the_running_one(ctx, tmp_path):
+    """A reload whose shader does not compile: the error names the shader file, the show goes on."""
+    from livevis.show import Show
+
+    path = tmp_path / "live.toml"
+    path.write_text(_solid("#00ff00"))
+    show = Show(ctx, (32, 18), load_preset(path), lambda: AnalysisState(), control=False)
+    try:
+        assert np.allclose(_frame(show), [0, 255, 0], atol=2)
+        shader = tmp_path / "mine.frag"
+        shader.write_text("#version 330 core\nout vec4 f_color;\nvoid main() { f_color = vec4(1.0) }\n")
+        _rewrite(path, '[[layers]]\nkind = "background"\n[background]\nshader = "mine.frag"\n')
+        deadline = time.monotonic() + 3
+        while show.error is None and time.monotonic() < deadline:
+            _frame(show)
+            time.sleep(0.05)
+        assert show.error is not None and "mine.frag" in show.error
+        assert np.allclose(_frame(show), [0, 255, 0], atol=2)
+        # fixed: the custom shader and its parameters are used
+        shader.write_text("#version 330 core\nuniform float u_level;\nout vec4 f_color;\n"
+                          "void main() { f_color = vec4(u_level, 0.0, 0.0, 1.0); }\n")
+        _rewrite(path, 'crossfade_s = 0.0\n[[layers]]\nkind = "background"\n[background]\nshader = "mine.frag"\n'
+                       'params = { level = 0.5 }\n')
+        assert np.allclose(_wait_reload(show, lambda c: c[1] < 5), [128, 0, 0], atol=3)
+        show.registry.set("background.level", 1.0)
+        assert np.allclose(_frame(show), [255, 0, 0], atol=2)
+    finally:
+        show.close()
