@@ -54,6 +54,18 @@ def demo_track() -> Path:
     return demo_track()
 
 
+def wait_for(cond, timeout: float = 3.0, interval: float = 0.005) -> bool:
+    """Poll ``cond()`` until it is true or ``timeout`` seconds pass; returns its last value."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(interval)
+    return bool(cond())
+
+
 def run_cli(*args: str, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run ``python -m livevis ARGS`` and capture its output."""
     import os

@@ -10,19 +10,11 @@ import pytest
 from livevis import ROOT
 from livevis.analysis import Analyzer, AnalysisThread
 from livevis.state import LatestState
+from tests.conftest import wait_for
 from tests.test_analysis import RecordingEmotion
 from tests.test_live_capture import _pulse_ready
 
 pytestmark = pytest.mark.skipif(not _pulse_ready(), reason="needs a PulseAudio server (tools/start-audio-server.sh)")
-
-
-def _wait_for(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def _null_sink_module() -> str:
@@ -42,13 +34,13 @@ def test_input_recovers_after_the_device_disappears(vibe_ace):
     worker.start()
     player = None
     try:
-        assert _wait_for(lambda: latest.version > 5, 8), "no analysis before the loss"
+        assert wait_for(lambda: latest.version > 5, 8), "no analysis before the loss"
         subprocess.run(["pactl", "unload-module", _null_sink_module()], check=True)
-        assert _wait_for(lambda: not latest.get().input_ok, 5), "no 'no input' state after the device vanished"
+        assert wait_for(lambda: not latest.get().input_ok, 5), "no 'no input' state after the device vanished"
         time.sleep(1.0)  # a few failed retries while the device is gone
         subprocess.run(["bash", str(ROOT / "tools" / "start-audio-server.sh")], check=True, capture_output=True)
         player = subprocess.Popen(["paplay", str(vibe_ace)])
-        assert _wait_for(lambda: latest.get().input_ok and latest.get().rms > 0.01, 20), \
+        assert wait_for(lambda: latest.get().input_ok and latest.get().rms > 0.01, 20), \
             "the input was not reopened, or the music played after it came back was not seen"
         assert source.reopens >= 1
         assert worker.stats.errors == 0

@@ -15,6 +15,8 @@ import time
 
 import pytest
 
+from tests.conftest import wait_for
+
 from livevis.control import ControlEvents
 from livevis.params import ParamRegistry, apply_preset
 from livevis.presets import load_preset, parse_preset, save_learned_mapping
@@ -68,15 +70,6 @@ def jack():
 
 def backend():
     return mido.Backend("mido.backends.rtmidi/UNIX_JACK", load=True)
-
-
-def wait_for(cond, timeout: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.005)
-    return cond()
 
 
 def cc(control: int, value: int, channel: int = 0):

@@ -8,6 +8,8 @@ import time
 import numpy as np
 import pytest
 
+from tests.conftest import wait_for
+
 from livevis.control import ControlEvents
 from livevis.params import ParamRegistry, apply_preset
 from livevis.presets import load_preset, parse_preset
@@ -17,15 +19,6 @@ pytest.importorskip("pythonosc", reason="needs python-osc (pip install python-os
 from pythonosc import dispatcher, osc_server, udp_client  # noqa: E402
 
 from livevis.control.osc import OscControl, OscError, OscOutputThread, OscSender  # noqa: E402
-
-
-def wait_for(cond, timeout: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.005)
-    return cond()
 
 
 @pytest.fixture
