@@ -3,13 +3,18 @@
 The engine is built on a background thread (keyframes are encoded once, which takes a
 moment), so loading a preset never stalls the render loop; until it is ready, or if it cannot
 be built (the message names the file), the layer stays transparent and the show goes on.
-Each new analysis hop advances the slerp; each frame uploads the newest decoded picture.
+Each new analysis hop advances the slerp; each frame glides from the picture on screen to
+the newest decoded one over the measured decode interval, so motion is smooth at the display
+rate even when decoding runs at the hop rate (10 Hz) or slower.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+
+import numpy as np
 
 from livevis.state import AnalysisState
 
@@ -51,6 +56,9 @@ class LatentLayerDriver:
         self._last_time = None
         self._shown_hop = -1
         self._closed = False
+        self._from = self._to = self._current = None  # float32 pictures of the glide
+        self._arrived = 0.0
+        self._interval = 0.1  # seconds between decoded pictures (running estimate)
         spec = preset.latent
         self._kwargs = dict(
             segment=spec.segment_beats or spec.segment_s,
@@ -95,14 +103,29 @@ class LatentLayerDriver:
                 return
             engine.update(state)
         frame = engine.latest_frame()
+        now = time.monotonic()
         if frame is not None and frame.hop != self._shown_hop:
+            # a new decoded picture: glide to it from what is on screen over one frame interval,
+            # so the stream moves at the display rate instead of stepping at the hop rate
+            if self._shown_hop >= 0:
+                self._interval = 0.8 * self._interval + 0.2 * min(1.0, max(0.02, now - self._arrived))
             self._shown_hop = frame.hop
-            self.layer.set_image(frame.image)
+            self._from = self._current if self._current is not None else frame.image.astype(np.float32)
+            self._to = frame.image.astype(np.float32)
+            self._arrived = now
+        if self._to is None:
+            return
+        a = min(1.0, (now - self._arrived) / self._interval)
+        if self._current is not None and a >= 1.0 and self._current is self._to:
+            return  # nothing moving: no upload
+        self._current = self._to if a >= 1.0 else self._from + a * (self._to - self._from)
+        self.layer.set_image(self._current.astype(np.uint8))
 
     def attach(self, layer) -> None:
         """Feed a new layer (the compositor was rebuilt, e.g. on a window resize)."""
         self.layer = layer
-        self._shown_hop = -1
+        if self._current is not None:
+            layer.set_image(self._current.astype(np.uint8))
 
     def close(self) -> None:
         self._closed = True

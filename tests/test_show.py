@@ -134,13 +134,19 @@ def test_keyframes_preset_shows_the_latent_image_stream(ctx, monkeypatch):
         while driver.engine is None and driver.message is None and time.monotonic() < deadline:
             time.sleep(0.2)
         assert driver.message is None, driver.message
+        uploads, hops_seen = [], set()
+        real_set_image = driver.layer.set_image
+        driver.layer.set_image = lambda image: (uploads.append(image.copy()), real_set_image(image))
         frames = []
         for i in range(40):
             clock["t"] = i * 0.1
             show.frame(i / 30)
             frames.append(show.read_rgb().astype(int))
+            hops_seen.add(driver._shown_hop)
             time.sleep(0.05)
         assert driver._shown_hop >= 0, "no decoded latent frame reached the image layer"
+        # the picture glides between decoded frames: more distinct uploads than decoded frames
+        assert len(uploads) > len(hops_seen - {-1})
         assert np.abs(frames[-1] - frames[5]).mean() > 2.0
     finally:
         show.close()
