@@ -4,8 +4,6 @@ from MIDI/OSC never crash; every preset error is one clear line naming file and 
 import math
 import tomllib
 
-import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

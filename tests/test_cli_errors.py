@@ -1,6 +1,5 @@
 """Every bad input an operator can cause gets one clear line and a non-zero exit, no traceback."""
 
-import pytest
 
 from tests.conftest import run_cli
 
