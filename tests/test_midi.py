@@ -17,6 +17,9 @@ import pytest
 
 from tests.conftest import wait_for
 
+# a wedged JACK client must fail fast, not hold the whole run
+pytestmark = pytest.mark.timeout(120)
+
 from livevis.control import ControlEvents
 from livevis.params import ParamRegistry, apply_preset
 from livevis.presets import load_preset, parse_preset, save_learned_mapping
@@ -241,6 +244,27 @@ def lights(jack, request):
     name = f"lvlights_{request.node.name[:16]}_{os.getpid()}"
     port = backend().open_input(name, virtual=True, client_name="lvtest")
     yield port
+    close_quietly(port)
+
+
+def close_quietly(port, quiet_s: float = 0.3, timeout: float = 3.0) -> None:
+    """Close a JACK virtual input port once nothing has arrived for ``quiet_s``.
+
+    python-rtmidi's close_port holds the GIL while JACK waits for its process thread, and that
+    thread needs the GIL to deliver a message in flight to the Python callback: closing
+    while messages arrive deadlocks. Drain first, drop the callback, then close.
+    """
+    deadline = time.monotonic() + timeout
+    last = time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - last < quiet_s:
+        if port.poll() is not None:
+            last = time.monotonic()
+        else:
+            time.sleep(0.01)
+    try:
+        port._rt.cancel_callback()
+    except Exception:
+        pass
     port.close()
 
 
