@@ -28,7 +28,7 @@ from livevis.state import AnalysisState, LatestState
 mido = pytest.importorskip("mido", reason="needs mido (pip install mido python-rtmidi)")
 rtmidi = pytest.importorskip("rtmidi", reason="needs python-rtmidi (pip install python-rtmidi)")
 
-from livevis.control.midi import (AnalysisToMidi, GenerativePlayer, MidiControl, MidiError,  # noqa: E402
+from livevis.control.midi import (AnalysisToMidi, GenerativePlayer, MidiControl, MidiError, close_input_port,  # noqa: E402
                                   MidiOutput, MidiOutputThread, find_port, list_ports, plan_music)
 
 API = "jack"
@@ -252,7 +252,8 @@ def close_quietly(port, quiet_s: float = 0.3, timeout: float = 3.0) -> None:
 
     python-rtmidi's close_port holds the GIL while JACK waits for its process thread, and that
     thread needs the GIL to deliver a message in flight to the Python callback: closing
-    while messages arrive deadlocks. Drain first, drop the callback, then close.
+    while messages arrive deadlocks. Drain first, then close without a callback
+    (:func:`livevis.control.midi.close_input_port`).
     """
     deadline = time.monotonic() + timeout
     last = time.monotonic()
@@ -261,11 +262,7 @@ def close_quietly(port, quiet_s: float = 0.3, timeout: float = 3.0) -> None:
             last = time.monotonic()
         else:
             time.sleep(0.01)
-    try:
-        port._rt.cancel_callback()
-    except Exception:
-        pass
-    port.close()
+    close_input_port(port)
 
 
 def collect(port, until, timeout=3.0) -> list:

@@ -90,6 +90,29 @@ def find_port(names: Sequence[str], wanted: str, kind: str = "input") -> str:
     raise MidiError(f"MIDI {kind} port {wanted!r} is ambiguous: {'; '.join(hits)}")
 
 
+def close_input_port(port) -> None:
+    """Close a mido rtmidi input port without the JACK close deadlock.
+
+    python-rtmidi's ``close_port`` holds the GIL while JACK waits for its process thread; if
+    that thread is delivering a message to a Python callback it needs the GIL: deadlock.
+    mido's own ``close`` re-installs its callback just before closing, so the rtmidi object is
+    closed here directly, with no callback installed.
+    """
+    rt = getattr(port, "_rt", None)
+    if rt is None:
+        port.close()
+        return
+    try:
+        rt.cancel_callback()
+    except Exception:
+        pass
+    try:
+        rt.close_port()
+        rt.delete()
+    finally:
+        port.closed = True
+
+
 def cc_to_unit(value: int) -> float:
     """CC value 0..127 → [0, 1]."""
     return min(max(value, 0), 127) / 127.0
@@ -219,11 +242,16 @@ class MidiControl:
         return self.port_name
 
     def close(self) -> None:
-        """Close the input port (idempotent)."""
+        """Close the input port (idempotent).
+
+        The rtmidi callback is removed first: python-rtmidi's close_port holds the GIL while
+        JACK waits for its process thread, which needs the GIL to deliver a message in
+        flight to a Python callback — closing under incoming MIDI would deadlock.
+        """
         port, self._port = self._port, None
         if port is not None:
             try:
-                port.close()
+                close_input_port(port)
             except Exception:
                 pass
 
