@@ -94,6 +94,7 @@ class Analyzer:
         return AnalysisState(
             time=self._samples / SAMPLE_RATE, rms=f.rms, bass=f.bass, mid=f.mid, high=f.high,
             onset=float(np.clip(f.onset / self._onset_peak, 0.0, 1.0)), energy=f.energy,
+            energy_envelope=f.energy_envelope,
             tempo=tempo, beat_phase=phase,
             valence=float(np.clip(values[0], -1, 1)), arousal=float(np.clip(values[1], -1, 1)),
             aus=np.clip(values[2:], 0.0, 1.0).astype(np.float32),

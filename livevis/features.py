@@ -62,6 +62,9 @@ class HopFeatures:
         energy: audio energy vector value of the newest hop: 0.9 · percussive + 0.1 · harmonic
             mean mel power after HPSS of the window (diffusion music visualiser, section 3.3), >= 0.
         onset_envelope: float32 array, onset strength of each 10 ms STFT frame of the newest hop.
+        energy_envelope: float32 array (hop_s / 10 ms,), the energy vector of each 10 ms STFT
+            frame of the newest hop (``energy`` is its mean), >= 0. Causal: each value's 32 ms
+            STFT window is centred about 20 ms before its nominal 10 ms slot.
     """
 
     vector: np.ndarray
@@ -72,6 +75,7 @@ class HopFeatures:
     onset: float
     energy: float
     onset_envelope: np.ndarray
+    energy_envelope: np.ndarray
 
 
 def _db01(power: float) -> float:
@@ -138,10 +142,11 @@ class FeatureExtractor:
         vector = np.concatenate([egemaps, logmel.mean(axis=1)]).astype(np.float32)
         newest = x[-self.hop_samples:]
         mel_new = mel[:, new].mean(axis=1)
-        energy = (
-            PERCUSSIVE_WEIGHT * float((self._mel_fb @ percussive[:, new] ** 2).mean())
-            + HARMONIC_WEIGHT * float((self._mel_fb @ harmonic[:, new] ** 2).mean())
-        )
+        energy_env = (
+            PERCUSSIVE_WEIGHT * (self._mel_fb @ percussive[:, new] ** 2).mean(axis=0)
+            + HARMONIC_WEIGHT * (self._mel_fb @ harmonic[:, new] ** 2).mean(axis=0)
+        ).astype(np.float32)
+        energy = float(energy_env.mean())
         env_new = onset_env[new].astype(np.float32)
         return HopFeatures(
             vector=vector,
@@ -152,4 +157,5 @@ class FeatureExtractor:
             onset=float(env_new.mean()) if env_new.size else 0.0,
             energy=energy,
             onset_envelope=env_new,
+            energy_envelope=energy_env,
         )

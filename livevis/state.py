@@ -36,6 +36,9 @@ class AnalysisState:
         onset: onset strength of the newest hop, normalised by its running maximum, [0, 1].
         energy: audio energy vector value of the newest hop (0.9 percussive + 0.1 harmonic
             mel energy; diffusion music visualiser paper, section 3.3), >= 0, unnormalised.
+        energy_envelope: float32 array, shape (hop / 10 ms,) = (10,) at the default hop: the
+            same energy for each 10 ms STFT frame of the newest hop (``energy`` is its mean);
+            empty when unknown. Paces sub-hop motion in offline renders.
         tempo: estimated tempo in beats per minute (0 while unknown).
         beat_phase: position inside the current beat, [0, 1); 0 on the beat.
         valence, arousal: the music's emotion, [-1, 1].
@@ -52,6 +55,7 @@ class AnalysisState:
     high: float = 0.0
     onset: float = 0.0
     energy: float = 0.0
+    energy_envelope: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     tempo: float = 0.0
     beat_phase: float = 0.0
     valence: float = 0.0

@@ -63,6 +63,31 @@ def test_energy_vector_follows_percussion(vibe_ace):
     assert np.corrcoef(energy, onset)[0, 1] > np.corrcoef(power, onset)[0, 1]
 
 
+def test_energy_envelope_resolves_hits_inside_a_hop(vibe_ace):
+    """Each hop's 10 ms energy envelope averages to the hop's energy and peaks on the hits
+    inside the hop: at librosa's (offline) onsets it is well above its hop's mean."""
+    import librosa
+
+    music = _mono16k(vibe_ace, 20.0)
+    states = Analyzer(SAMPLE_RATE, RecordingEmotion()).feed(music)
+    for s in states:
+        assert s.energy_envelope.shape == (10,) and s.energy_envelope.dtype == np.float32
+        assert (s.energy_envelope >= 0).all()
+        assert float(s.energy_envelope.mean()) == pytest.approx(s.energy, rel=1e-4, abs=1e-12)
+    fine = np.concatenate([s.energy_envelope for s in states])
+    hop_mean = np.repeat([s.energy for s in states], 10)
+    onsets = librosa.onset.onset_detect(y=music, sr=SAMPLE_RATE, hop_length=160, units="frames")
+    onsets = onsets[onsets < len(fine)]
+    assert len(onsets) > 20
+    ratio = fine[onsets] / np.maximum(hop_mean[onsets], 1e-12)
+    assert ratio.mean() > 1.3, ratio.mean()
+    # and off the onsets (≥ 50 ms away from any) it sits below its hop's mean
+    far = np.ones(len(fine), bool)
+    for o in onsets:
+        far[max(0, o - 5):o + 6] = False
+    assert (fine[far] / np.maximum(hop_mean[far], 1e-12)).mean() < 1.0
+
+
 def test_analysis_is_causal_and_deterministic(vibe_ace):
     """A hop's state depends only on samples up to its end: a prefix gives the same states."""
     audio, rate = load_audio(vibe_ace)

@@ -221,6 +221,32 @@ def test_energy_progress_monotone_rests_in_silence_jumps_on_onsets(policy, codec
     assert onset[big].mean() > 1.5 * onset.mean()
 
 
+def test_sub_hop_frames_move_on_the_hit_inside_the_hop(codec, keyframes):
+    """Offline sub-hop frames follow the hop's 10 ms energy envelope: with all the energy in
+    the 8th 10 ms frame, frames before it stay at the previous hop's picture and frames after
+    it are at this hop's; the linear baseline spreads the motion evenly."""
+    from livevis.latent.engine import LatentEngine
+
+    env = np.zeros(10, np.float32)
+    env[7] = 1e-3
+    hit = AnalysisState(time=0.2, energy=float(env.mean()), energy_envelope=env)
+    alphas = [0.2, 0.5, 0.7, 0.75, 0.8, 1.0]
+    for policy in ("exact", "causal"):
+        eng = LatentEngine(codec, keyframes, segment=1.0, policy=policy, energies=[1e-4, float(env.mean())])
+        assert np.allclose(eng.sub_hop_weights(hit, alphas), [0, 0, 0, 0.5, 1, 1])
+        eng.update(AnalysisState(time=0.1, energy=1e-4, energy_envelope=np.full(10, 1e-4, np.float32)))
+        before = codec.decode(eng._latent)[0].astype(np.float32)
+        frames = eng.frames_sync(hit, alphas).astype(np.float32)
+        after = codec.decode(eng._latent)[0].astype(np.float32)
+        assert np.abs(after - before).mean() > 1.0, "the hit must move the picture"
+        assert np.abs(frames[0] - before).mean() < 0.01 * np.abs(after - before).mean() + 0.5
+        assert np.abs(frames[-1] - after).mean() < 0.5
+    lin = LatentEngine(codec, keyframes, segment=1.0, policy="linear")
+    assert np.allclose(lin.sub_hop_weights(hit, alphas), alphas)
+    silent = AnalysisState(time=0.3, energy=0.0, energy_envelope=np.zeros(10, np.float32))
+    assert np.allclose(eng.sub_hop_weights(silent, alphas), alphas)  # nothing to weigh by: even
+
+
 def test_linear_and_causal_segments_last_about_the_segment_length(codec, keyframes):
     from livevis.latent.engine import LatentEngine
 

@@ -153,7 +153,8 @@ def librosa_tracks() -> list[Path]:
 
 
 # ---------------------------------------------------------------- more music + the teacher
-DEBIAN_MUSIC = ("singularity-music", "warzone2100-music")
+DEBIAN_MUSIC = ("singularity-music", "warzone2100-music", "nexuiz-music", "hyperrogue-music",
+                "planetblupi-music-ogg", "asc-music")
 SEGMENT_S = 60.0  # seconds taken from each Debian track, starting at 30 % of its length
 TEACHER_WINDOW_S = 10.0
 TEACHER_STEP = 10  # hops between teacher labels (1 s)
@@ -161,16 +162,31 @@ TEACHER_MIN_S = 5.0  # first teacher label at this time into a segment
 
 
 def debian_music_dir() -> Path:
-    """Unpacked Debian game-music packages in the cache; fetched with ``apt-get download`` once."""
+    """Unpacked Debian game-music packages in the cache; each fetched with ``apt-get download`` once.
+
+    Zip archives inside a package (Nexuiz keeps its music in ``music.pk3``) are unpacked beside
+    themselves. Returns the root of the unpacked tree.
+    """
     import subprocess
+    import zipfile
 
     base = cache_dir().parent / "debian-music"
     out = base / "extracted"
-    if not out.exists():
-        base.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["apt-get", "download", *DEBIAN_MUSIC], cwd=base, check=True)
-        for deb in sorted(base.glob("*.deb")):
+    out.mkdir(parents=True, exist_ok=True)
+    for package in DEBIAN_MUSIC:
+        done = out / f".done-{package}"
+        if done.exists():
+            continue
+        if not any(base.glob(f"{package}_*.deb")):
+            subprocess.run(["apt-get", "download", package], cwd=base, check=True)
+        for deb in sorted(base.glob(f"{package}_*.deb")):
             subprocess.run(["dpkg-deb", "-x", str(deb), str(out)], check=True)
+            for pk3 in [m.lstrip("./") for m in subprocess.run(["dpkg-deb", "-c", str(deb)], check=True,
+                                                                 capture_output=True, text=True).stdout.split()
+                        if m.endswith(".pk3")]:
+                with zipfile.ZipFile(out / pk3) as z:
+                    z.extractall(out / (pk3 + ".d"))
+        done.touch()
     return out
 
 
@@ -191,7 +207,7 @@ def train_corpus() -> list[tuple[str, Path, float, float | None]]:
         print(f"Debian game music unavailable ({err}); training without it", file=sys.stderr)
         return items
     for p in sorted(root.rglob("*")):
-        if p.suffix not in (".ogg", ".opus"):
+        if p.suffix not in (".ogg", ".opus", ".mp3") or "sounds" in p.parts:  # music, not sound effects
             continue
         dur = sf.info(str(p)).duration
         if dur < 20:

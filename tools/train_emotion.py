@@ -39,6 +39,7 @@ EMBED = 32
 HIDDEN = 32
 BURN_IN = 20  # hops without loss at the start of each training crop
 CROP = 300  # hops per training crop (30 s)
+MEMBERS = 5  # ensemble size (seeds 0..4)
 HUMAN_WEIGHT = 1.0  # loss weight of a human label relative to a teacher label
 TEACHER_WEIGHT = 1.0
 
@@ -108,17 +109,32 @@ def human_sequences() -> list[dict]:
     return out
 
 
-def fit_calibration(clip_ids=data.EMOMUSIC_IDS) -> np.ndarray:
-    """Least-squares map from the teacher to the emoMusic scale, fitted at the human label times
-    of ``clip_ids``: rows (valence, arousal), columns (slope, intercept); teacher valence →
-    valence, teacher energy → arousal."""
-    t, h = [], []
-    for sid in clip_ids:
-        c = data.emomusic_clip(sid)
-        _, raw = data.teacher_raw(data.EMOMUSIC / "audio" / f"{sid}.flac", hops=c["label_hops"])
-        t.append(raw[:, ::-1]), h.append(np.stack([c["valence"], c["arousal"]], 1))
-    t, h = np.concatenate(t), np.concatenate(h)
-    return np.array([np.polyfit(t[:, d], h[:, d], 1) for d in range(2)], np.float32)
+def label_statistics() -> np.ndarray:
+    """Mean and std of the emoMusic dynamic labels of the songs *without* audio here (all but the
+    6 annotated clips, 734 songs × 61 labels): rows (valence, arousal), columns (mean, std)."""
+    out = []
+    for name in ("valence", "arousal"):
+        _, values = data._read_cont(f"{name}_cont_average.csv")
+        v = np.concatenate([a[np.isfinite(a)] for sid, a in values.items() if sid not in data.EMOMUSIC_IDS])
+        out.append((v.mean(), v.std()))
+    return np.array(out, np.float64)
+
+
+def fit_calibration(items=None) -> np.ndarray:
+    """Map from the teacher to the emoMusic scale by matching distributions: the teacher's
+    valence and energy over the training music (``items``, default the training corpus) get the
+    mean and std of the raters' dynamic valence and arousal over the 734 emoMusic songs whose
+    audio we do not have (:func:`label_statistics`).
+
+    No label or audio of the 6 annotated clips is used, so those clips stay a held-out test set.
+    Returns rows (valence, arousal), columns (slope, intercept), float32.
+    """
+    raw = np.concatenate([data.teacher_raw(path, start, dur)[1]
+                          for _, path, start, dur in (items if items is not None else data.train_corpus())])
+    tv = raw[:, ::-1].astype(np.float64)  # (valence, energy)
+    stats = label_statistics()
+    slope = stats[:, 1] / np.maximum(tv.std(0), 1e-6)
+    return np.stack([slope, stats[:, 0] - slope * tv.mean(0)], 1).astype(np.float32)
 
 
 def apply_calibration(calib: np.ndarray, raw: np.ndarray) -> np.ndarray:
@@ -232,13 +248,36 @@ def predict_sequence(net, x: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- ONNX export
-def export_onnx(net, path: Path, doc: str = "") -> None:
-    """Write ``net`` + the AU layer as a single-step ONNX graph (see module docstring)."""
+def _block_diag(blocks: list[np.ndarray]) -> np.ndarray:
+    rows, cols = sum(b.shape[0] for b in blocks), sum(b.shape[1] for b in blocks)
+    out = np.zeros((rows, cols), np.float32)
+    r = c = 0
+    for b in blocks:
+        out[r:r + b.shape[0], c:c + b.shape[1]] = b
+        r, c = r + b.shape[0], c + b.shape[1]
+    return out
+
+
+def export_onnx(nets, path: Path, doc: str = "") -> None:
+    """Write ``nets`` (one model or an ensemble of K trained with the same normalisation) + the
+    AU layer as a single-step ONNX graph (see module docstring).
+
+    An ensemble runs as one wider network: the K embeddings side by side, one GRU of hidden
+    K·H whose weight matrices are block-diagonal (so the K members stay independent), K output
+    heads, and the mean of their tanh outputs. State: [1, K·H].
+    """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    sd = {k: v.detach().numpy().astype(np.float32) for k, v in net.state_dict().items()}
-    H = sd["gru.weight_hh_l0"].shape[1]
+    nets = nets if isinstance(nets, (list, tuple)) else [nets]
+    sds = [{k: v.detach().numpy().astype(np.float32) for k, v in n.state_dict().items()} for n in nets]
+    for sd in sds[1:]:
+        if not (np.allclose(sd["mean"], sds[0]["mean"]) and np.allclose(sd["std"], sds[0]["std"])):
+            raise ValueError("ensemble members must share the feature normalisation")
+    K = len(sds)
+    Hm = sds[0]["gru.weight_hh_l0"].shape[1]
+    H = K * Hm
+    sd = {"mean": sds[0]["mean"], "std": sds[0]["std"]}
     inits, nodes = [], []
 
     def const(name, arr):
@@ -255,25 +294,33 @@ def export_onnx(net, path: Path, doc: str = "") -> None:
     const("zero", np.float32(0)), const("one", np.float32(1))
     z = node("Mul", [node("Sub", ["features", "mean"], "centred"), "inv_std"], "z0")
     z = node("Clip", [z, "lo", "hi"], "z")
-    e = node("Tanh", [node("Add", [node("MatMul", [z, const("W_in", sd["inp.weight"].T)], "e_mm"),
-                                   const("b_in", sd["inp.bias"][None])], "e_lin")], "embed")
-    wih, whh = sd["gru.weight_ih_l0"], sd["gru.weight_hh_l0"]
-    bih, bhh = sd["gru.bias_ih_l0"], sd["gru.bias_hh_l0"]
+    w_in = np.concatenate([m["inp.weight"].T for m in sds], 1)
+    b_in = np.concatenate([m["inp.bias"] for m in sds])[None]
+    e = node("Tanh", [node("Add", [node("MatMul", [z, const("W_in", w_in)], "e_mm"),
+                                   const("b_in", b_in)], "e_lin")], "embed")
     g = {}
     for j, gate in enumerate("rzn"):  # torch gate order r, z, n
-        sl = slice(j * H, (j + 1) * H)
-        gi = node("Add", [node("MatMul", [e, const(f"Wi{gate}", wih[sl].T)], f"xi{gate}_mm"),
-                          const(f"bi{gate}", bih[sl][None])], f"xi{gate}")
-        gh = node("Add", [node("MatMul", ["state_in", const(f"Wh{gate}", whh[sl].T)], f"hh{gate}_mm"),
-                          const(f"bh{gate}", bhh[sl][None])], f"hh{gate}")
+        sl = slice(j * Hm, (j + 1) * Hm)
+        wi = _block_diag([m["gru.weight_ih_l0"][sl].T for m in sds])
+        wh = _block_diag([m["gru.weight_hh_l0"][sl].T for m in sds])
+        bi = np.concatenate([m["gru.bias_ih_l0"][sl] for m in sds])[None]
+        bh = np.concatenate([m["gru.bias_hh_l0"][sl] for m in sds])[None]
+        gi = node("Add", [node("MatMul", [e, const(f"Wi{gate}", wi)], f"xi{gate}_mm"),
+                          const(f"bi{gate}", bi)], f"xi{gate}")
+        gh = node("Add", [node("MatMul", ["state_in", const(f"Wh{gate}", wh)], f"hh{gate}_mm"),
+                          const(f"bh{gate}", bh)], f"hh{gate}")
         g[gate] = (gi, gh)
     r = node("Sigmoid", [node("Add", list(g["r"]), "r_pre")], "r")
     zg = node("Sigmoid", [node("Add", list(g["z"]), "z_pre")], "zgate")
     n = node("Tanh", [node("Add", [g["n"][0], node("Mul", [r, g["n"][1]], "rh")], "n_pre")], "n")
     # h' = n + z * (h - n)  ==  (1 - z) * n + z * h
     node("Add", [n, node("Mul", [zg, node("Sub", ["state_in", n], "h_minus_n")], "z_hn")], "state_out")
-    va = node("Tanh", [node("Add", [node("MatMul", ["state_out", const("W_out", sd["out.weight"].T)], "va_mm"),
-                                    const("b_out", sd["out.bias"][None])], "va_lin")], "valence_arousal")
+    w_out = _block_diag([m["out.weight"].T for m in sds])           # (K·H, 2K)
+    b_out = np.concatenate([m["out.bias"] for m in sds])[None]
+    average = np.tile(np.eye(2, dtype=np.float32), (K, 1)) / K      # (2K, 2): mean of the members
+    members = node("Tanh", [node("Add", [node("MatMul", ["state_out", const("W_out", w_out)], "va_mm"),
+                                         const("b_out", b_out)], "va_lin")], "va_members")
+    va = node("MatMul", [members, const("member_mean", average)], "valence_arousal")
     # Fixed FACS AU layer (au_layer_numpy is the reference).
     dirs, protos, mouth = au_layer_tables()
     sq = node("Mul", [va, va], "va_sq")
@@ -308,25 +355,47 @@ def export_onnx(net, path: Path, doc: str = "") -> None:
     onnx.save(model, str(path))
 
 
+def train_ensemble(seqs: list[dict], members: int = MEMBERS, steps: int = 1000, seed: int = 0, log=None) -> list:
+    """Train ``members`` models on the same data with seeds ``seed … seed + members − 1``."""
+    nets = []
+    for k in range(members):
+        if log:
+            log(f"member {k + 1}/{members} (seed {seed + k})")
+        nets.append(train(seqs, steps=steps, seed=seed + k, log=log))
+    return nets
+
+
+def predict_ensemble(nets, x: np.ndarray) -> np.ndarray:
+    """Mean of :func:`predict_sequence` over the members, as the exported graph computes it."""
+    return np.mean([predict_sequence(n, x) for n in nets], axis=0)
+
+
+def training_sequences(human: bool, log=print, jobs: int = 1) -> list[dict]:
+    """The recipe's training data: teacher-labelled music (+ the 6 human-labelled clips if ``human``)."""
+    items = data.train_corpus()
+    data.prepare(items, jobs=jobs, log=log)
+    calib = fit_calibration(items)
+    log(f"teacher calibration (slope, intercept): valence {calib[0]}, arousal {calib[1]}")
+    return (human_sequences() if human else []) + teacher_sequences(calib, items)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=data.ROOT / "models" / "emotion.onnx")
-    ap.add_argument("--no-teacher", action="store_true", help="train on the 6 human-labelled clips only")
+    ap.add_argument("--human", action="store_true",
+                    help="also train on the 6 human-labelled emoMusic clips (then they are no test set)")
+    ap.add_argument("--members", type=int, default=MEMBERS, help="ensemble size")
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=1, help="processes for feature extraction (first run only)")
     args = ap.parse_args(argv)
     t0 = time.time()
-    seqs = human_sequences()
-    if not args.no_teacher:
-        data.prepare(data.train_corpus(), jobs=args.jobs)
-        calib = fit_calibration()
-        print(f"teacher calibration (slope, intercept): valence {calib[0]}, arousal {calib[1]}")
-        seqs += teacher_sequences(calib)
+    seqs = training_sequences(args.human, jobs=args.jobs)
     print(f"training on {len(seqs)} sequences, {sum(len(s['x']) for s in seqs)} hops "
           f"({time.time() - t0:.0f} s to load features)")
-    net = train(seqs, steps=args.steps, seed=args.seed, log=print)
-    export_onnx(net, args.out, doc=f"livevis emotion model; trained on {len(seqs)} sequences, seed {args.seed}")
+    nets = train_ensemble(seqs, args.members, args.steps, args.seed, log=print)
+    export_onnx(nets, args.out, doc=f"livevis emotion model; {args.members} members trained on {len(seqs)} "
+                                     f"sequences, seeds {args.seed}..{args.seed + args.members - 1}")
     print(f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KiB) in {time.time() - t0:.0f} s")
     return 0
 

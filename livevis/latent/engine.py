@@ -315,19 +315,46 @@ class LatentEngine:
 
     def frames_sync(self, state: AnalysisState, alphas: Sequence[float]) -> np.ndarray:
         """Offline path with sub-hop frames: :meth:`update`, then decode, in one batch, the
-        latents ``slerp(previous hop's latent, this hop's latent, α)`` for each α in (0, 1].
+        latents ``slerp(previous hop's latent, this hop's latent, w(α))`` for each α in (0, 1].
 
         A video at ``fps`` > 1 / hop uses α = (t − t_prev_hop) / hop for its frames between two
-        hops, so motion is smooth instead of stepping at the hop rate (α = 1 is this hop's
-        latent exactly). Deterministic.
+        hops. With the energy policies, ``w`` is the hop's normalised cumulative energy
+        (:meth:`sub_hop_weights`, from ``state.energy_envelope`` at 10 ms), so the picture moves
+        on the hit inside the hop rather than evenly across it; with ``"linear"`` (or no
+        envelope) ``w(α) = α``. ``w(1) = 1``: the hop's own latent. Deterministic.
 
         Returns:
             uint8 RGB (len(alphas), H, W, 3).
         """
         z = self.update(state)
         prev = self._prev_latent if self._prev_latent is not None else z
-        batch = np.stack([slerp(prev, z, float(a)) for a in alphas]).astype(np.float32)
+        weights = self.sub_hop_weights(state, alphas)
+        batch = np.stack([slerp(prev, z, float(w)) for w in weights]).astype(np.float32)
         return self.codec.decode(batch)
+
+    def sub_hop_weights(self, state: AnalysisState, alphas: Sequence[float]) -> np.ndarray:
+        """Where between the previous hop's latent (0) and this hop's (1) each sub-hop frame lies.
+
+        Args:
+            state: the hop's state; its ``energy_envelope`` (energy per 10 ms frame) is used.
+            alphas: fractions of the hop elapsed at each frame, in [0, 1].
+
+        Returns:
+            float64 (len(alphas),) in [0, 1], non-decreasing in α: the cumulative
+            ``envelope ** energy_exponent`` up to α (piecewise linear inside each 10 ms frame)
+            over the hop's total (the paper's cumulative energy pacing, section 3.3, at the
+            envelope's resolution); α itself for ``"linear"`` or a silent/empty envelope.
+        """
+        a = np.clip(np.asarray(alphas, dtype=np.float64), 0.0, 1.0)
+        env = np.nan_to_num(np.asarray(state.energy_envelope, dtype=np.float64))
+        if self.policy == "linear" or env.size == 0:
+            return a
+        e = np.maximum(env, 0.0) ** self.energy_exponent
+        total = float(e.sum())
+        if total <= 0.0:
+            return a
+        cum = np.concatenate([[0.0], np.cumsum(e)]) / total
+        return np.interp(a * e.size, np.arange(e.size + 1), cum)
 
     def decode_current(self) -> np.ndarray | None:
         """Decode the latest latent synchronously (None before the first update)."""
