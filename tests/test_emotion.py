@@ -40,7 +40,7 @@ def _run(model: EmotionModel, feats: np.ndarray) -> tuple[np.ndarray, np.ndarray
 def test_shipped_model_contract(model):
     assert model.path == DEFAULT_MODEL
     assert model.provider in ("CUDAExecutionProvider", "CPUExecutionProvider")
-    assert 1 <= model.state_size <= 64
+    assert 1 <= model.state_size <= 256
     assert DEFAULT_MODEL.stat().st_size < 1_000_000
     rng = np.random.default_rng(0)
     for _ in range(20):  # also far outside the training range: outputs stay in range
@@ -149,6 +149,38 @@ def test_energetic_track_has_higher_arousal_than_calm(model):
     calm, _ = _run(model, _features(tracks / "calm" / "calm_acoustic_1.opus", 5.0, 10.0))
     energetic, _ = _run(model, _features(tracks / "energetic" / "energetic_electronic_2.opus", 5.0, 10.0))
     assert energetic[50:, 1].mean() > calm[50:, 1].mean() + 0.05
+
+
+def test_shipped_model_meets_the_quality_goal_on_human_ratings(model):
+    """The 6 annotated emoMusic clips are a test set for the shipped model, which records in its
+    ONNX metadata that it was trained on none of them (teacher labels only): streamed from 0 s,
+    compared at 2 Hz (15–45 s) with the raters' mean dynamic valence/arousal, pooled, the
+    issue's goal holds: arousal r ≥ 0.7, valence r ≥ 0.5."""
+    import csv
+
+    meta = {p.key: p.value for p in onnx.load(str(DEFAULT_MODEL)).metadata_props}
+    assert meta.get("livevis.emomusic_clips_in_training") == "none"
+    emomusic = shared_file("data/emomusic/audio/2.flac").parent.parent
+
+    def labels(name):
+        with open(emomusic / name, newline="") as fh:
+            rows = list(csv.reader(fh))
+        times = np.array([int(c.split("_")[1].rstrip("ms")) / 1000.0 for c in rows[0][1:]])
+        return times, {int(r[0]): np.array([float(v) if v else np.nan for v in r[1:]]) for r in rows[1:]}
+
+    times, valence = labels("valence_cont_average.csv")
+    _, arousal = labels("arousal_cont_average.csv")
+    truth, pred = [], []
+    for sid in (2, 3, 4, 5, 7, 8):
+        va, _ = _run(model, _features(emomusic / "audio" / f"{sid}.flac", 0.0, 45.0))
+        hops = np.rint((times - 0.5) / 0.1).astype(int)  # the hop whose 0.5 s window ends at t
+        ok = (hops < len(va)) & np.isfinite(valence[sid]) & np.isfinite(arousal[sid])
+        truth.append(np.stack([valence[sid][ok], arousal[sid][ok]], 1)), pred.append(va[hops[ok]])
+    t, p = np.concatenate(truth), np.concatenate(pred)
+    assert len(t) > 300
+    r_valence, r_arousal = np.corrcoef(p[:, 0], t[:, 0])[0, 1], np.corrcoef(p[:, 1], t[:, 1])[0, 1]
+    assert r_arousal >= 0.7, r_arousal
+    assert r_valence >= 0.5, r_valence
 
 
 def test_au12_follows_valence(model, vibe_ace):

@@ -40,6 +40,9 @@ HIDDEN = 32
 BURN_IN = 20  # hops without loss at the start of each training crop
 CROP = 300  # hops per training crop (30 s)
 MEMBERS = 5  # ensemble size (seeds 0..4)
+#: ONNX metadata key listing the annotated emoMusic clips a model was trained on ("none": all
+#: 6 are a clean test set for that very model).
+CLIPS_KEY = "livevis.emomusic_clips_in_training"
 HUMAN_WEIGHT = 1.0  # loss weight of a human label relative to a teacher label
 TEACHER_WEIGHT = 1.0
 
@@ -258,13 +261,14 @@ def _block_diag(blocks: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-def export_onnx(nets, path: Path, doc: str = "") -> None:
+def export_onnx(nets, path: Path, doc: str = "", metadata: dict[str, str] | None = None) -> None:
     """Write ``nets`` (one model or an ensemble of K trained with the same normalisation) + the
     AU layer as a single-step ONNX graph (see module docstring).
 
     An ensemble runs as one wider network: the K embeddings side by side, one GRU of hidden
     K·H whose weight matrices are block-diagonal (so the K members stay independent), K output
-    heads, and the mean of their tanh outputs. State: [1, K·H].
+    heads, and the mean of their tanh outputs. State: [1, K·H]. ``metadata`` goes into the
+    model's metadata_props (e.g. which annotated clips were trained on).
     """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -350,6 +354,8 @@ def export_onnx(nets, path: Path, doc: str = "") -> None:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="livevis tools/train_emotion.py", doc_string=doc)
     model.ir_version = 8
+    for key, value in (metadata or {}).items():
+        model.metadata_props.append(onnx.StringStringEntryProto(key=key, value=str(value)))
     onnx.checker.check_model(model, full_check=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(path))
@@ -379,6 +385,19 @@ def training_sequences(human: bool, log=print, jobs: int = 1) -> list[dict]:
     return (human_sequences() if human else []) + teacher_sequences(calib, items)
 
 
+def stream_onnx(path: Path, x: np.ndarray) -> np.ndarray:
+    """Run the exported graph hop by hop from zero state: (n, 128) → valence/arousal (n, 2)."""
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    state = np.zeros((1, sess.get_inputs()[1].shape[1]), np.float32)
+    out = np.zeros((len(x), 2), np.float32)
+    for k, v in enumerate(x):
+        va, _, state = sess.run(None, {"features": v[None].astype(np.float32), "state_in": state})
+        out[k] = va[0]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=data.ROOT / "models" / "emotion.onnx")
@@ -395,8 +414,14 @@ def main(argv: list[str] | None = None) -> int:
           f"({time.time() - t0:.0f} s to load features)")
     nets = train_ensemble(seqs, args.members, args.steps, args.seed, log=print)
     export_onnx(nets, args.out, doc=f"livevis emotion model; {args.members} members trained on {len(seqs)} "
-                                     f"sequences, seeds {args.seed}..{args.seed + args.members - 1}")
-    print(f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KiB) in {time.time() - t0:.0f} s")
+                                     f"sequences, seeds {args.seed}..{args.seed + args.members - 1}",
+                metadata={CLIPS_KEY: ",".join(map(str, data.EMOMUSIC_IDS)) if args.human else "none"})
+    check = max(seqs, key=lambda s: len(s["x"]))["x"][:600]
+    err = np.abs(stream_onnx(args.out, check) - predict_ensemble(nets, check)).max()
+    if err > 1e-4:
+        raise SystemExit(f"{args.out}: the exported graph differs from the torch ensemble by {err:.2e}")
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KiB) in {time.time() - t0:.0f} s; "
+          f"ONNX vs torch over {len(check)} streamed hops: max |diff| {err:.1e}")
     return 0
 
 
