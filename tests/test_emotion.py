@@ -119,6 +119,17 @@ def test_mismatched_model_raises_model_error(tmp_path):
         EmotionModel(bad)
 
 
+def test_unsupported_opset_raises_model_error(tmp_path):
+    """A graph stamped with an opset onnxruntime does not know is refused, naming the file."""
+    path = tmp_path / "future_opset.onnx"
+    _tiny_model(path, 128)
+    model = onnx.load(str(path))
+    model.opset_import[0].version = 99
+    onnx.save(model, str(path))
+    with pytest.raises(ModelError, match=r"future_opset\.onnx.*features \[1, 128\]"):
+        EmotionModel(path)
+
+
 def test_load_falls_back_to_builtin(tmp_path):
     bad = tmp_path / "broken.onnx"
     bad.write_bytes(b"not onnx")
