@@ -5,7 +5,9 @@ moment), so loading a preset never stalls the render loop; until it is ready, or
 be built (the message names the file), the layer stays transparent and the show goes on.
 Each new analysis hop advances the slerp; each frame glides from the picture on screen to
 the newest decoded one over the measured decode interval, so motion is smooth at the display
-rate even when decoding runs at the hop rate (10 Hz) or slower.
+rate even when decoding runs at the hop rate (10 Hz) or slower. Offline (synchronous), each
+hop's picture is decoded at once and reached over the following hop at the video frame rate,
+paced by the hop's 10 ms energy envelope.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class LatentLayerDriver:
         self._shown_hop = -1
         self._closed = False
         self._from = self._to = self._current = None  # float32 pictures of the glide
+        self._glide_state: AnalysisState | None = None
         self._arrived = 0.0
         self._interval = 0.1  # seconds between decoded pictures (running estimate)
         spec = preset.latent
@@ -91,16 +94,26 @@ class LatentLayerDriver:
             log.warning("%s", self.message)
             self.say(self.message)
 
-    def update(self, state: AnalysisState) -> None:
-        """Call every frame with the newest state: advances once per new hop, uploads new frames."""
+    def update(self, state: AnalysisState, t: float | None = None) -> None:
+        """Call every frame with the newest state: advances once per new hop, uploads new frames.
+
+        Args:
+            state: the newest analysis state.
+            t: offline (``synchronous``) only: the video frame's time in seconds. Each hop's
+                decoded picture is then reached by a glide from the previous one over the
+                following hop, paced by that hop's 10 ms energy envelope
+                (:meth:`LatentEngine.sub_hop_weights`), so the video moves at its frame rate and
+                on the hits, one hop behind the audio as in a live show. Without ``t`` the
+                picture steps once per hop.
+        """
         engine = self.engine
         if engine is None:
             return
+        if self.synchronous:
+            self._update_offline(engine, state, t)
+            return
         if state.time != self._last_time:
             self._last_time = state.time
-            if self.synchronous:
-                self.layer.set_image(engine.frame_sync(state))
-                return
             engine.update(state)
         frame = engine.latest_frame()
         now = time.monotonic()
@@ -120,6 +133,23 @@ class LatentLayerDriver:
             return  # nothing moving: no upload
         self._current = self._to if a >= 1.0 else self._from + a * (self._to - self._from)
         self.layer.set_image(self._current.astype(np.uint8))
+
+    def _update_offline(self, engine, state: AnalysisState, t: float | None) -> None:
+        if state.time != self._last_time:
+            self._last_time = state.time
+            self._from = self._to  # the previous hop's glide ends on its picture as this hop begins
+            self._to = engine.frame_sync(state).astype(np.float32)
+            self._glide_state = state
+        if self._to is None:
+            return
+        w = 1.0
+        if t is not None and self._from is not None:
+            w = float(engine.sub_hop_weights(self._glide_state, [(t - self._glide_state.time) / engine.hop_s])[0])
+        current = self._to if w >= 1.0 else self._from + w * (self._to - self._from)
+        if current is self._current:
+            return  # arrived and nothing new: no upload
+        self._current = current
+        self.layer.set_image(np.clip(np.rint(current), 0, 255).astype(np.uint8))
 
     def attach(self, layer) -> None:
         """Feed a new layer (the compositor was rebuilt, e.g. on a window resize)."""

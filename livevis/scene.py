@@ -134,7 +134,7 @@ class OfflineScene:
 
     def render(self, state, t: float) -> None:
         for driver in self.drivers:
-            driver.update(state)
+            driver.update(state, t)
         self.compositor.render(state, t)
 
     def read_rgb(self):

@@ -439,3 +439,51 @@ def test_engine_rejects_bad_arguments(codec, keyframes):
         LatentEngine(codec, keyframes, policy="exact")
     with pytest.raises(ValueError, match="segment"):
         LatentEngine(codec, keyframes, segment=0)
+
+
+def test_offline_driver_glides_between_hops_on_the_energy(cache):
+    """Offline (synchronous) the latent layer moves at the video frame rate: each hop's picture
+    is reached over the following hop, paced by that hop's 10 ms energy envelope — frames before
+    the hit keep the previous picture, frames after it show the new one."""
+    shared_file("assets/taef2/taef2_decoder.pth")
+    pytest.importorskip("torch", reason="the first-use ONNX export needs torch (the train extra)")
+    from livevis.latent_layer import LatentLayerDriver
+    from livevis.presets import load_preset
+
+    class Capture:
+        def __init__(self):
+            self.images = []
+
+        def set_image(self, image):
+            self.images.append(image.astype(np.float32))
+
+    def hop(time, hit_frame):
+        env = np.full(10, 1e-6, np.float32)
+        env[hit_frame] = 1e-2
+        return AnalysisState(time=time, energy=float(env.mean()), energy_envelope=env)
+
+    layer = Capture()
+    drv = LatentLayerDriver(load_preset("keyframes"), layer, say=lambda m: None, weights=TAEF2_DIR, synchronous=True)
+    assert drv.engine is not None, drv.message
+    fps = 30.0
+    states = [hop(0.1, 0), hop(0.2, 0), hop(0.3, 8), hop(0.4, 0)]
+    shown = []
+    for i in range(3, 13):  # frames at 0.1 … 0.4 s
+        t = i / fps
+        state = [s for s in states if s.time <= t + 1e-9][-1]
+        before = len(layer.images)
+        drv.update(state, t)
+        shown.append(layer.images[-1] if len(layer.images) > before else shown[-1])
+    # frames: 0.1 (hop 1 arrives: shown at once), 0.133, 0.167 | 0.2 (hop 2 arrives), 0.233, 0.267 |
+    #         0.3 (hop 3 arrives), 0.333, 0.367 | 0.4 (hop 4 arrives)
+    a, b = shown[0], shown[3]
+    assert np.abs(a - b).mean() < 1e-3, "at hop 2's arrival the picture is still hop 1's"
+    after_hit2 = shown[4]  # hop 2's hit is in its first 10 ms: reached by the next frame
+    assert np.abs(shown[5] - after_hit2).mean() < 1e-3
+    assert np.abs(after_hit2 - a).mean() > 0.5, "the hit moves the picture"
+    # hop 3's hit is in its 9th 10 ms frame: the frames at 33 and 67 ms into it have not moved yet
+    assert np.abs(shown[6] - after_hit2).mean() < 1e-3
+    assert np.abs(shown[7] - after_hit2).mean() < 1e-3
+    assert np.abs(shown[8] - after_hit2).mean() < 1e-3
+    assert np.abs(shown[9] - after_hit2).mean() > 0.5, "by the end of hop 3's glide its hit has moved the picture"
+    drv.close()
