@@ -251,23 +251,14 @@ def predict_sequence(net, x: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- ONNX export
-def _block_diag(blocks: list[np.ndarray]) -> np.ndarray:
-    rows, cols = sum(b.shape[0] for b in blocks), sum(b.shape[1] for b in blocks)
-    out = np.zeros((rows, cols), np.float32)
-    r = c = 0
-    for b in blocks:
-        out[r:r + b.shape[0], c:c + b.shape[1]] = b
-        r, c = r + b.shape[0], c + b.shape[1]
-    return out
-
-
 def export_onnx(nets, path: Path, doc: str = "", metadata: dict[str, str] | None = None) -> None:
     """Write ``nets`` (one model or an ensemble of K trained with the same normalisation) + the
     AU layer as a single-step ONNX graph (see module docstring).
 
-    An ensemble runs as one wider network: the K embeddings side by side, one GRU of hidden
-    K·H whose weight matrices are block-diagonal (so the K members stay independent), K output
-    heads, and the mean of their tanh outputs. State: [1, K·H]. ``metadata`` goes into the
+    An ensemble runs as one wider network: the K embeddings side by side ([1, K·E]), and the
+    GRU and output matrices as stacks of K per-member matrices applied by one batched MatMul
+    (activations reshaped to [K, 1, ·]), so the members stay independent; valence/arousal is
+    the mean of the K heads' tanh outputs. State: [1, K·H], member k at columns k·H…(k+1)·H. ``metadata`` goes into the
     model's metadata_props (e.g. which annotated clips were trained on).
     """
     import onnx
@@ -302,29 +293,35 @@ def export_onnx(nets, path: Path, doc: str = "", metadata: dict[str, str] | None
     b_in = np.concatenate([m["inp.bias"] for m in sds])[None]
     e = node("Tanh", [node("Add", [node("MatMul", [z, const("W_in", w_in)], "e_mm"),
                                    const("b_in", b_in)], "e_lin")], "embed")
+    inits.append(numpy_helper.from_array(np.array([K, 1, -1], np.int64), "members_rows"))
+    inits.append(numpy_helper.from_array(np.array([1, -1], np.int64), "one_row"))
+
+    def per_member(x, weight, bias, name):
+        """[1, K·n] → per member x_k @ weight[k] + bias[k] → [1, K·m] (batched MatMul)."""
+        xk = node("Reshape", [x, "members_rows"], f"{name}_in")
+        y = node("MatMul", [xk, const(f"W{name}", weight)], f"{name}_mm")
+        y = node("Add", [y, const(f"b{name}", bias)], f"{name}_k")
+        return node("Reshape", [y, "one_row"], name)
+
     g = {}
     for j, gate in enumerate("rzn"):  # torch gate order r, z, n
         sl = slice(j * Hm, (j + 1) * Hm)
-        wi = _block_diag([m["gru.weight_ih_l0"][sl].T for m in sds])
-        wh = _block_diag([m["gru.weight_hh_l0"][sl].T for m in sds])
-        bi = np.concatenate([m["gru.bias_ih_l0"][sl] for m in sds])[None]
-        bh = np.concatenate([m["gru.bias_hh_l0"][sl] for m in sds])[None]
-        gi = node("Add", [node("MatMul", [e, const(f"Wi{gate}", wi)], f"xi{gate}_mm"),
-                          const(f"bi{gate}", bi)], f"xi{gate}")
-        gh = node("Add", [node("MatMul", ["state_in", const(f"Wh{gate}", wh)], f"hh{gate}_mm"),
-                          const(f"bh{gate}", bh)], f"hh{gate}")
-        g[gate] = (gi, gh)
+        wi = np.stack([m["gru.weight_ih_l0"][sl].T for m in sds])        # (K, E, H)
+        wh = np.stack([m["gru.weight_hh_l0"][sl].T for m in sds])        # (K, H, H)
+        bi = np.stack([m["gru.bias_ih_l0"][sl][None] for m in sds])      # (K, 1, H)
+        bh = np.stack([m["gru.bias_hh_l0"][sl][None] for m in sds])
+        g[gate] = (per_member(e, wi, bi, f"xi{gate}"), per_member("state_in", wh, bh, f"hh{gate}"))
     r = node("Sigmoid", [node("Add", list(g["r"]), "r_pre")], "r")
     zg = node("Sigmoid", [node("Add", list(g["z"]), "z_pre")], "zgate")
     n = node("Tanh", [node("Add", [g["n"][0], node("Mul", [r, g["n"][1]], "rh")], "n_pre")], "n")
     # h' = n + z * (h - n)  ==  (1 - z) * n + z * h
     node("Add", [n, node("Mul", [zg, node("Sub", ["state_in", n], "h_minus_n")], "z_hn")], "state_out")
-    w_out = _block_diag([m["out.weight"].T for m in sds])           # (K·H, 2K)
-    b_out = np.concatenate([m["out.bias"] for m in sds])[None]
-    average = np.tile(np.eye(2, dtype=np.float32), (K, 1)) / K      # (2K, 2): mean of the members
-    members = node("Tanh", [node("Add", [node("MatMul", ["state_out", const("W_out", w_out)], "va_mm"),
-                                         const("b_out", b_out)], "va_lin")], "va_members")
-    va = node("MatMul", [members, const("member_mean", average)], "valence_arousal")
+    w_out = np.stack([m["out.weight"].T for m in sds])                   # (K, H, 2)
+    b_out = np.stack([m["out.bias"][None] for m in sds])                 # (K, 1, 2)
+    heads = node("Reshape", ["state_out", "members_rows"], "out_in")
+    heads = node("Tanh", [node("Add", [node("MatMul", [heads, const("W_out", w_out)], "va_mm"),
+                                       const("b_out", b_out)], "va_lin")], "va_members")  # (K, 1, 2)
+    va = node("ReduceMean", [heads], "valence_arousal", axes=[0], keepdims=0)       # (1, 2)
     # Fixed FACS AU layer (au_layer_numpy is the reference).
     dirs, protos, mouth = au_layer_tables()
     sq = node("Mul", [va, va], "va_sq")
