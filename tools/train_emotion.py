@@ -3,20 +3,24 @@
 
 Usage::
 
-    python tools/train_emotion.py [--out models/emotion.onnx] [--no-teacher] [--steps N] [--seed S]
+    python tools/train_emotion.py [--out models/emotion.onnx] [--human] [--members 5] [--steps N] [--seed S]
 
 Pipeline (CPU, minutes; features are cached by ``tools/_emotion_data.py``):
 
 1. Per-hop features (128 = 88 eGeMAPSv02 functionals + 40 log-mel means, 0.5 s windows every
-   0.1 s, exactly :class:`livevis.features.FeatureExtractor`) of the 6 annotated emoMusic clips
-   and, unless ``--no-teacher``, of more real music pseudo-labelled by the vibenet teacher
-   (:func:`_emotion_data.teacher_raw`), mapped to the emoMusic scale by :func:`fit_calibration`.
-2. A small causal network, trained with torch: z-score (mean/std of the training hops) →
-   Linear(128→E) + tanh → GRU cell (hidden H) → Linear(H→2) + tanh = (valence, arousal).
-   Loss: MSE at the labelled hops (2 Hz), after a burn-in, on random crops.
+   0.1 s, exactly :class:`livevis.features.FeatureExtractor`) of real music pseudo-labelled by
+   the vibenet teacher (:func:`_emotion_data.teacher_raw`), mapped to the emoMusic scale by
+   :func:`fit_calibration` (distribution matching against the ratings of the emoMusic songs
+   without audio, so no label of the 6 annotated clips is used and they stay a test set);
+   ``--human`` adds those 6 clips' human labels.
+2. An ensemble of small causal networks, trained with torch (seeds ``seed … seed+members−1``):
+   z-score (mean/std of the training hops) → Linear(128→E) + tanh → GRU cell (hidden H) →
+   Linear(H→2) + tanh = (valence, arousal). Loss: MSE at the labelled hops, after a burn-in,
+   on random crops.
 3. Export: the trained weights are written into an ONNX graph built node by node with
    ``onnx.helper`` (opset 17), one GRU step per ``session.run`` with the state as explicit
-   input/output, plus the fixed FACS action-unit layer (:func:`au_layer_tables`).
+   input/output, the members' mean, plus the fixed FACS action-unit layer
+   (:func:`au_layer_tables`); checked against torch by streaming 600 hops through both.
 """
 
 from __future__ import annotations
