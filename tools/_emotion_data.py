@@ -8,17 +8,18 @@ never copied into the repository):
 - emoMusic ("1000 songs", MediaEval 2013; Soleymani et al. 2013): 6 clips with audio
   (``data/emomusic/audio/{2,3,4,5,7,8}.flac``, 45 s each) and dynamic valence/arousal at 2 Hz
   from 15 s to 45 s (``valence_cont_average.csv``, ``arousal_cont_average.csv``, mean of raters,
-  scale -1…1).
+  scale -1…1) — the test set; the labels of the other 734 songs (no audio) set the scale.
 - Teacher-labelled music for training: ``audio/librosa-data/*.ogg`` (CC-BY 3.0 / public domain)
-  and 60 s from each track of the Debian packages ``singularity-music`` (Max McCracken,
-  Creative Commons) and ``warzone2100-music`` (GPL-2+), fetched with ``apt-get download`` into
-  the cache (not installed).
+  and 60 s from each track of the Debian packages in :data:`DEBIAN_MUSIC` (singularity-music,
+  Creative Commons; warzone2100-music, nexuiz-music, hyperrogue-music, asc-music, GPL-2+;
+  planetblupi-music-ogg, GPL-3+), fetched with ``apt-get download`` into the cache (not
+  installed).
 - Held out of training (teacher agreement, mood check): the ``immich-memories-music`` tracks
   (MIT; mood folders calm/energetic/happy/nostalgic/tender).
 
 Teacher: vibenet 0.1.0 (PyPI, GPL-3.0-or-later, Jaeheon Shim; an EfficientNet student distilled
 on the Free Music Archive) on causal 10 s windows ending every 1 s: its ``energy`` and
-``valence`` in [0, 1], mapped to the emoMusic scale by a linear fit on the annotated clips.
+``valence`` in [0, 1], mapped to the emoMusic scale by ``train_emotion.fit_calibration``.
 The teacher is a training-time tool only.
 
 Per-hop features are exactly the runtime's: :class:`livevis.features.FeatureExtractor` on the
