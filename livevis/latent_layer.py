@@ -5,7 +5,8 @@ moment), so loading a preset never stalls the render loop; until it is ready, or
 be built (the message names the file), the layer stays transparent and the show goes on.
 Each new analysis hop advances the slerp; each frame glides from the picture on screen to
 the newest decoded one over the measured decode interval, so motion is smooth at the display
-rate even when decoding runs at the hop rate (10 Hz) or slower. Offline (synchronous), each
+rate even when decoding runs at the hop rate (10 Hz) or slower; on a GPU the decode thread
+also decodes each hop's in-between latents and the glide passes through them. Offline (synchronous), each
 hop's picture is decoded at once and reached over the following hop at the video frame rate,
 paced by the hop's 10 ms energy envelope.
 """
@@ -22,9 +23,16 @@ from livevis.state import AnalysisState
 
 log = logging.getLogger("livevis.latent")
 
-#: Decoded frame size: 256² keeps CPU decoding near 5 fps here; the shader upscales it.
-CPU_SIZE = (256, 256)
-GPU_SIZE = (512, 512)
+
+
+def glide(pictures: list[np.ndarray], a: float) -> np.ndarray:
+    """The picture at fraction ``a`` ∈ [0, 1] of a glide through ``pictures`` (≥ 2, float32,
+    same shape): piecewise-linear blending between consecutive pictures, evenly spaced, so
+    ``a = 0`` is the first and ``a = 1`` the last."""
+    x = min(max(a, 0.0), 1.0) * (len(pictures) - 1)
+    k = min(int(x), len(pictures) - 2)
+    f = x - k
+    return pictures[k] + f * (pictures[k + 1] - pictures[k])
 
 
 def preset_keyframes(preset) -> list[dict]:
@@ -60,6 +68,7 @@ class LatentLayerDriver:
         self._closed = False
         self._from = self._to = self._current = None  # float32 pictures of the glide
         self._glide_state: AnalysisState | None = None
+        self._path: list[np.ndarray] = []  # pictures the live glide passes through
         self._arrived = 0.0
         self._interval = 0.1  # seconds between decoded pictures (running estimate)
         spec = preset.latent
@@ -82,7 +91,7 @@ class LatentLayerDriver:
             if not keyframes:
                 self.message = "latent image layer disabled: the preset lists no keyframes"
             else:
-                engine, self.message = build_engine(keyframes, weights=self._weights, size=CPU_SIZE,
+                engine, self.message = build_engine(keyframes, weights=self._weights,
                                                     warn=self.say, **self._kwargs)
                 if engine is not None and not self._closed:
                     if not self.synchronous:
@@ -125,13 +134,16 @@ class LatentLayerDriver:
             self._shown_hop = frame.hop
             self._from = self._current if self._current is not None else frame.image.astype(np.float32)
             self._to = frame.image.astype(np.float32)
+            # with in-between pictures (sub_frames > 1, GPU) the glide passes through them
+            subs = [] if frame.sub_images is None else [im.astype(np.float32) for im in frame.sub_images[:-1]]
+            self._path = [self._from, *subs, self._to]
             self._arrived = now
         if self._to is None:
             return
         a = min(1.0, (now - self._arrived) / self._interval)
         if self._current is not None and a >= 1.0 and self._current is self._to:
             return  # nothing moving: no upload
-        self._current = self._to if a >= 1.0 else self._from + a * (self._to - self._from)
+        self._current = self._to if a >= 1.0 else glide(self._path, a)
         self.layer.set_image(self._current.astype(np.uint8))
 
     def _update_offline(self, engine, state: AnalysisState, t: float | None) -> None:

@@ -413,6 +413,45 @@ def test_decoder_thread_never_blocks_latest_frame_and_holds_at_most_two(codec, k
         eng.stop()
 
 
+def test_decode_thread_batches_in_between_pictures_paced_by_the_envelope(codec, keyframes):
+    """With sub_frames = N > 1 (the GPU mode) the decode thread decodes each hop's N
+    in-between latents in one batch: slerp(previous, current, w(i/N)), w from the hop's 10 ms
+    energy envelope — with the hit in the hop's last 10 ms, the first N−1 pictures are still
+    the previous hop's and the last is the hop's own."""
+    from livevis.latent.engine import LatentEngine
+
+    eng = LatentEngine(codec, keyframes, segment=1.0, policy="causal", sub_frames=3).start()
+    try:
+        even = np.full(10, 1e-4, np.float32)
+        late = np.zeros(10, np.float32)
+        late[9] = 1e-2
+        first = eng.update(AnalysisState(time=0.1, energy=float(even.mean()), energy_envelope=even))
+        second = eng.update(AnalysisState(time=0.2, energy=float(late.mean()), energy_envelope=late))
+        deadline = time.monotonic() + 20
+        while (eng.latest_frame() is None or eng.latest_frame().hop < 1) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        frame = eng.latest_frame()
+        assert frame is not None and frame.hop == 1
+        assert frame.sub_images is not None and frame.sub_images.shape == (3, SIZE[1], SIZE[0], 3)
+        assert np.array_equal(frame.sub_images[-1], frame.image)
+        prev_pic, this_pic = codec.decode(first)[0].astype(int), codec.decode(second)[0].astype(int)
+        assert np.abs(this_pic - prev_pic).mean() > 1.0
+        for pic in frame.sub_images[:2]:
+            assert np.abs(pic.astype(int) - prev_pic).max() <= 1
+        assert np.abs(frame.image.astype(int) - this_pic).max() <= 1
+    finally:
+        eng.stop()
+
+
+def test_glide_passes_through_the_pictures_evenly():
+    from livevis.latent_layer import glide
+
+    pics = [np.full((2, 2, 3), v, np.float32) for v in (0.0, 10.0, 40.0)]
+    for a, want in ((0.0, 0.0), (0.25, 5.0), (0.5, 10.0), (0.75, 25.0), (1.0, 40.0), (1.5, 40.0)):
+        assert np.allclose(glide(pics, a), want)
+    assert np.allclose(glide(pics[:2], 0.3), 3.0)  # two pictures: a plain cross-fade
+
+
 def test_offline_path_is_deterministic_and_noise_is_seeded(codec, keyframes, music_states):
     from livevis.latent.engine import LatentEngine
 
@@ -439,6 +478,8 @@ def test_engine_rejects_bad_arguments(codec, keyframes):
         LatentEngine(codec, keyframes, policy="exact")
     with pytest.raises(ValueError, match="segment"):
         LatentEngine(codec, keyframes, segment=0)
+    with pytest.raises(ValueError, match="sub_frames"):
+        LatentEngine(codec, keyframes, sub_frames=0)
 
 
 def test_offline_driver_glides_between_hops_on_the_energy(cache):
