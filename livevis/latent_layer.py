@@ -23,6 +23,12 @@ from livevis.state import AnalysisState
 
 log = logging.getLogger("livevis.latent")
 
+#: onnxruntime intra-op threads of the live decoder on CPU. One leaves the other core(s) to the
+#: audio callback, analysis and GL: on this 2-core machine, playing the demo with the keyframes
+#: preset, the default (all cores) gave 6–7 output underruns in 25 s, one thread 0–1. Offline
+#: rendering has no audio deadline and uses onnxruntime's default.
+LIVE_CPU_THREADS = 1
+
 
 
 def glide(pictures: list[np.ndarray], a: float) -> np.ndarray:
@@ -92,6 +98,7 @@ class LatentLayerDriver:
                 self.message = "latent image layer disabled: the preset lists no keyframes"
             else:
                 engine, self.message = build_engine(keyframes, weights=self._weights,
+                                                    threads=None if self.synchronous else LIVE_CPU_THREADS,
                                                     warn=self.say, **self._kwargs)
                 if engine is not None and not self._closed:
                     if not self.synchronous:
