@@ -46,13 +46,7 @@ def rmse(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sqrt(np.mean((np.asarray(a) - np.asarray(b)) ** 2)))
 
 
-def run_model(model: EmotionModel, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Stream a (n, 128) feature sequence through ``model`` from zero state: va (n, 2), aus (n, 17)."""
-    model.reset()
-    va, aus = np.zeros((len(x), 2), np.float32), np.zeros((len(x), 17), np.float32)
-    for k, v in enumerate(x):
-        va[k, 0], va[k, 1], aus[k] = model.step(v)
-    return va, aus
+run_model = trainer.run_model
 
 
 def clips_in_training(path: Path) -> str | None:

@@ -36,6 +36,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _emotion_data as data  # noqa: E402
 
+from livevis.emotion import EmotionModel  # noqa: E402
 from livevis.state import AU_NAMES  # noqa: E402
 
 OPSET = 17
@@ -386,17 +387,14 @@ def training_sequences(human: bool, log=print, jobs: int = 1) -> list[dict]:
     return (human_sequences() if human else []) + teacher_sequences(calib, items)
 
 
-def stream_onnx(path: Path, x: np.ndarray) -> np.ndarray:
-    """Run the exported graph hop by hop from zero state: (n, 128) → valence/arousal (n, 2)."""
-    import onnxruntime as ort
-
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    state = np.zeros((1, sess.get_inputs()[1].shape[1]), np.float32)
-    out = np.zeros((len(x), 2), np.float32)
+def run_model(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Stream a (n, 128) feature sequence through an :class:`~livevis.emotion.EmotionModel` from
+    zero state, one ``session.run`` per hop as at run time: va (n, 2), aus (n, 17)."""
+    model.reset()
+    va, aus = np.zeros((len(x), 2), np.float32), np.zeros((len(x), 17), np.float32)
     for k, v in enumerate(x):
-        va, _, state = sess.run(None, {"features": v[None].astype(np.float32), "state_in": state})
-        out[k] = va[0]
-    return out
+        va[k, 0], va[k, 1], aus[k] = model.step(v)
+    return va, aus
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -418,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
                                      f"sequences, seeds {args.seed}..{args.seed + args.members - 1}",
                 metadata={CLIPS_KEY: ",".join(map(str, data.EMOMUSIC_IDS)) if args.human else "none"})
     check = max(seqs, key=lambda s: len(s["x"]))["x"][:600]
-    err = np.abs(stream_onnx(args.out, check) - predict_ensemble(nets, check)).max()
+    err = np.abs(run_model(EmotionModel(args.out), check)[0] - predict_ensemble(nets, check)).max()
     if err > 1e-4:
         raise SystemExit(f"{args.out}: the exported graph differs from the torch ensemble by {err:.2e}")
     print(f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KiB) in {time.time() - t0:.0f} s; "
