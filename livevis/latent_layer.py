@@ -6,9 +6,9 @@ be built (the message names the file), the layer stays transparent and the show 
 Each new analysis hop advances the slerp; each frame glides from the picture on screen to
 the newest decoded one over the measured decode interval, so motion is smooth at the display
 rate even when decoding runs at the hop rate (10 Hz) or slower; on a GPU the decode thread
-also decodes each hop's in-between latents and the glide passes through them. Offline (synchronous), each
-hop's picture is decoded at once and reached over the following hop at the video frame rate,
-paced by the hop's 10 ms energy envelope.
+also decodes each hop's in-between latents and the glide passes through them. Offline
+(synchronous), each hop's picture is decoded at once and reached over the following hop at the
+video frame rate, paced by the hop's 10 ms energy envelope.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ log = logging.getLogger("livevis.latent")
 #: preset, the default (all cores) gave 6–7 output underruns in 25 s, one thread 0–1. Offline
 #: rendering has no audio deadline and uses onnxruntime's default.
 LIVE_CPU_THREADS = 1
-
 
 
 def glide(pictures: list[np.ndarray], a: float) -> np.ndarray:
@@ -164,7 +163,7 @@ class LatentLayerDriver:
         w = 1.0
         if t is not None and self._from is not None:
             w = float(engine.sub_hop_weights(self._glide_state, [(t - self._glide_state.time) / engine.hop_s])[0])
-        current = self._to if w >= 1.0 else self._from + w * (self._to - self._from)
+        current = self._to if w >= 1.0 else glide([self._from, self._to], w)
         if current is self._current:
             return  # arrived and nothing new: no upload
         self._current = current

@@ -315,10 +315,7 @@ class LatentEngine:
         if self._worker is not None:
             latent = self._latent
             if self.sub_frames > 1:
-                prev = self._prev_latent if self._prev_latent is not None else self._latent
-                alphas = np.arange(1, self.sub_frames + 1) / self.sub_frames
-                latent = np.stack([slerp(prev, self._latent, float(w))
-                                   for w in self.sub_hop_weights(state, alphas)]).astype(np.float32)
+                latent = self._in_between(state, np.arange(1, self.sub_frames + 1) / self.sub_frames)
             self._worker.submit((latent, self.hop, float(state.time), self.progress, self.segment_index))
         return self._latent
 
@@ -344,11 +341,15 @@ class LatentEngine:
         Returns:
             uint8 RGB (len(alphas), H, W, 3).
         """
-        z = self.update(state)
+        self.update(state)
+        return self.codec.decode(self._in_between(state, alphas))
+
+    def _in_between(self, state: AnalysisState, alphas: Sequence[float]) -> np.ndarray:
+        """float32 (len(alphas), C, h, w): ``slerp(previous hop's latent, this hop's, w(α))``
+        for the hop just updated, w = :meth:`sub_hop_weights`."""
+        z = self._latent
         prev = self._prev_latent if self._prev_latent is not None else z
-        weights = self.sub_hop_weights(state, alphas)
-        batch = np.stack([slerp(prev, z, float(w)) for w in weights]).astype(np.float32)
-        return self.codec.decode(batch)
+        return np.stack([slerp(prev, z, float(w)) for w in self.sub_hop_weights(state, alphas)]).astype(np.float32)
 
     def sub_hop_weights(self, state: AnalysisState, alphas: Sequence[float]) -> np.ndarray:
         """Where between the previous hop's latent (0) and this hop's (1) each sub-hop frame lies.
