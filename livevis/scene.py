@@ -18,6 +18,12 @@ from livevis.render import BackgroundLayer, Compositor, FaceLayer, ImageLayer, L
 log = logging.getLogger("livevis.scene")
 
 
+#: The 3D face's size (fraction of the picture height at ``face.scale`` 1) and outline width
+#: (at ``outline_width`` 2 px), as FaceMeshLayer takes them.
+MESH_FACE_SCALE = 0.62
+MESH_OUTLINE = 0.004
+
+
 def outline_scale(width_px: float) -> float:
     """Preset outline width (pixels at 1080p, default 2) → the face shader's multiplier:
     gentle, so that thick outlines stay outlines and do not swallow the features."""
@@ -36,8 +42,6 @@ def build_face_layer(ctx: moderngl.Context, spec, preset, opacity: float) -> Lay
     portrait (``portrait``) or the flat cartoon face (``cartoon``). If the 3D assets or the
     photo cannot be used, the message is logged and the flat face stands in: the show goes on.
     """
-    from livevis.errors import LivevisError
-
     face = preset.face if preset is not None else None
     mode = face.mode if face is not None else "face"
     scale = face.scale if face is not None else 1.0
@@ -60,8 +64,8 @@ def build_face_layer(ctx: moderngl.Context, spec, preset, opacity: float) -> Lay
         if mode == "face":
             from livevis.face3d.mesh_layer import FaceMeshLayer
 
-            return FaceMeshLayer(ctx, _mesh_model(), opacity=opacity, blend=spec.blend, scale=0.62 * scale,
-                                 outline=0.004 * outline_scale(width) if outline_on else 0.0,
+            return FaceMeshLayer(ctx, _mesh_model(), opacity=opacity, blend=spec.blend, scale=MESH_FACE_SCALE * scale,
+                                 outline=MESH_OUTLINE * outline_scale(width) if outline_on else 0.0,
                                  expressiveness=expressiveness)
     except (LivevisError, OSError) as err:
         log.warning("%s face unavailable, using the flat face: %s", mode, err)
@@ -85,6 +89,12 @@ def build_layer(ctx: moderngl.Context, spec, preset=None) -> Layer:
     if spec.kind == "solid":
         return SolidLayer(ctx, color=spec.color, opacity=opacity, blend=spec.blend)
     raise ValueError(f"unknown layer kind {spec.kind!r}")
+
+
+def latent_layers(preset, compositor) -> list:
+    """The compositor's layers that show the latent image stream (preset kinds ``latent`` and
+    ``image``), in preset order: the ones a :class:`~livevis.latent_layer.LatentLayerDriver` feeds."""
+    return [layer for spec, layer in zip(preset.layers, compositor.layers) if spec.kind in ("latent", "image")]
 
 
 def make_compositor(ctx: moderngl.Context, width: int, height: int, preset=None) -> Compositor:
@@ -129,8 +139,7 @@ class OfflineScene:
         preset = preset if preset is not None else Preset()
         self.compositor = make_compositor(ctx, width, height, preset)
         self.drivers = [LatentLayerDriver(preset, layer, say=say, weights=weights, synchronous=True)
-                        for spec, layer in zip(preset.layers, self.compositor.layers)
-                        if spec.kind in ("latent", "image")]
+                        for layer in latent_layers(preset, self.compositor)]
 
     def render(self, state, t: float) -> None:
         for driver in self.drivers:

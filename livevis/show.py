@@ -20,7 +20,7 @@ import numpy as np
 from livevis.errors import LivevisError
 from livevis.presets import Crossfade, Preset, PresetError, PresetWatcher, load_preset, preset_names
 from livevis.render.shaders import load_program
-from livevis.scene import make_compositor
+from livevis.scene import latent_layers, make_compositor
 from livevis.state import AnalysisState
 
 log = logging.getLogger("livevis.show")
@@ -82,7 +82,7 @@ class Show:
 
         weights = os.environ.get("LIVEVIS_TAEF2_WEIGHTS") or None
         return [LatentLayerDriver(preset, layer, say=self.say, weights=weights)
-                for spec, layer in zip(preset.layers, compositor.layers) if spec.kind in ("latent", "image")]
+                for layer in latent_layers(preset, compositor)]
 
     def _release_old(self) -> None:
         if self._old is not None:
@@ -232,7 +232,7 @@ class Show:
     def _apply_layer_params(self, compositor, p: dict[str, float]) -> None:
         from livevis.face3d.mesh_layer import FaceMeshLayer
         from livevis.render import BackgroundLayer, FaceLayer
-        from livevis.scene import outline_scale
+        from livevis.scene import MESH_FACE_SCALE, MESH_OUTLINE, outline_scale
 
         for i, layer in enumerate(compositor.layers, start=1):
             opacity = p.get(f"layer.{i}.opacity")
@@ -247,10 +247,10 @@ class Show:
                     if not isinstance(layer.params[name], (list, tuple)) and f"background.{name}" in p:
                         layer.params[name] = p[f"background.{name}"]
             elif isinstance(layer, FaceMeshLayer):
-                layer.scale = 0.62 * p.get("face.scale", 1.0)
+                layer.scale = MESH_FACE_SCALE * p.get("face.scale", 1.0)
                 layer.expressiveness = p.get("face.expressiveness", layer.expressiveness)
                 if self.preset.face.outline:
-                    layer.outline = 0.004 * outline_scale(p.get("face.outline_width", 2.0))
+                    layer.outline = MESH_OUTLINE * outline_scale(p.get("face.outline_width", 2.0))
 
     def frame(self, t: float) -> moderngl.Texture:
         """Render one frame at clock time ``t`` (seconds); returns the picture (RGBA8, ``size``)."""
@@ -316,9 +316,7 @@ class Show:
         self.size = size
         self.compositor.release()
         self.compositor = make_compositor(self.ctx, *size, self.preset)
-        layers = [layer for spec, layer in zip(self.preset.layers, self.compositor.layers)
-                  if spec.kind in ("latent", "image")]
-        for driver, layer in zip(self.drivers, layers):
+        for driver, layer in zip(self.drivers, latent_layers(self.preset, self.compositor)):
             driver.attach(layer)
         self._release_old()
         self._out.release()
