@@ -17,6 +17,7 @@ from typing import Callable, Protocol
 import numpy as np
 import soxr
 
+from livevis.expression import ExpressionMapper
 from livevis.conditioning import ConditioningSettings, InputConditioner
 from livevis.features import HOP_S, SAMPLE_RATE, FeatureExtractor
 from livevis.state import AnalysisState, LatestState
@@ -45,17 +46,22 @@ class Analyzer:
             each hop (attack/release smoothing).
         conditioning: noise gate / AGC settings. Hops below the gate skip the emotion model
             and ease towards :data:`REST`.
+        expression: turns each hop's (smoothed) valence/arousal into the face's 17 AUs with
+            per-song normalisation (default :class:`~livevis.expression.ExpressionMapper`);
+            the emotion model's own AU output is not used. Gated hops ease the face to neutral.
     """
 
     def __init__(self, source_rate: int, emotion: EmotionPredictor, hop_s: float = HOP_S,
                  smoother: Callable[[np.ndarray], np.ndarray] | None = None,
-                 conditioning: ConditioningSettings | None = None) -> None:
+                 conditioning: ConditioningSettings | None = None,
+                 expression: ExpressionMapper | None = None) -> None:
         self.features = FeatureExtractor(hop_s)
         self.emotion = emotion
         self.smoother = smoother
         self.tempo = TempoTracker()
         self.hop_s = self.features.hop_samples / SAMPLE_RATE
         self.conditioner = InputConditioner(conditioning, self.hop_s)
+        self.expression = expression if expression is not None else ExpressionMapper(self.hop_s)
         self.gated_hops = 0
         self.set_source_rate(source_rate)
         self._window = np.zeros(self.features.window_samples, dtype=np.float32)
@@ -89,6 +95,7 @@ class Analyzer:
                 values = predicted
         if self.smoother is not None:
             values = self.smoother(values)
+        aus = self.expression.update(float(values[0]), float(values[1]), active=not gated)
         tempo, phase = self.tempo.update(f.onset_envelope)
         self._onset_peak = max(self._onset_peak * 0.995, f.onset)
         return AnalysisState(
@@ -97,7 +104,7 @@ class Analyzer:
             energy_envelope=f.energy_envelope,
             tempo=tempo, beat_phase=phase,
             valence=float(np.clip(values[0], -1, 1)), arousal=float(np.clip(values[1], -1, 1)),
-            aus=np.clip(values[2:], 0.0, 1.0).astype(np.float32),
+            aus=np.clip(aus, 0.0, 1.0).astype(np.float32),
         )
 
     def feed(self, samples: np.ndarray, last: bool = False) -> list[AnalysisState]:

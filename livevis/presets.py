@@ -159,6 +159,8 @@ class FaceSpec(_Model):
         outline_width: outline width in pixels at 1080p, [0, 20].
         palette: face colours (skin, features, outline...), overriding the preset palette.
         expressiveness: multiplier on AU intensities, [0, 3].
+        style: how the 3D face is drawn: ``realistic`` (soft shading), ``bold`` (flat, high
+            contrast, thick features: accessibility) or ``glow`` (dim face, neon rim: club).
     """
 
     mode: Literal["face", "portrait", "cartoon"] = "face"
@@ -168,6 +170,7 @@ class FaceSpec(_Model):
     outline_width: float = Field(2.0, ge=0.0, le=20.0)
     palette: list[Color] | None = None
     expressiveness: float = Field(1.0, ge=0.0, le=3.0)
+    style: Literal["realistic", "bold", "glow"] = "realistic"
 
     @field_validator("palette", mode="before")
     @classmethod

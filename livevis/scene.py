@@ -66,7 +66,7 @@ def build_face_layer(ctx: moderngl.Context, spec, preset, opacity: float) -> Lay
 
             return FaceMeshLayer(ctx, _mesh_model(), opacity=opacity, blend=spec.blend, scale=MESH_FACE_SCALE * scale,
                                  outline=MESH_OUTLINE * outline_scale(width) if outline_on else 0.0,
-                                 expressiveness=expressiveness)
+                                 expressiveness=expressiveness, style=face.style if face is not None else "realistic")
     except (LivevisError, OSError) as err:
         log.warning("%s face unavailable, using the flat face: %s", mode, err)
     return FaceLayer(ctx, opacity=opacity, blend=spec.blend, scale=scale,

@@ -5,7 +5,9 @@ in vec3 v_model;
 in vec3 v_world;
 in vec3 v_normal;
 
-uniform int u_material;       // 0 skin, 1 brow, 2 lips, 3 eye, 4 mouth, 5 outline ink
+uniform int u_material;       // 0 skin, 1 brow, 2 lips, 3 eye, 4 mouth, 5 outline ink, 6 hair, 7 clothing
+uniform vec3 u_hair;
+uniform vec3 u_cloth;
 uniform vec3 u_skin;
 uniform vec3 u_brow;
 uniform vec3 u_lips;
@@ -26,9 +28,76 @@ uniform vec3 u_mouth;         // inner upper-lip y, inner lower-lip y, teeth fra
 uniform vec4 u_cheeks;        // (x_left, x_right, y, radius) of the blush, face units
 uniform float u_blush;        // blush strength [0, 1]
 uniform vec3 u_blush_col;
+uniform int u_style;          // 0 realistic, 1 bold (flat, high contrast), 2 glow (dark, neon rim and lines)
 uniform int u_debug;          // 1: flat material colours (tests measure features by colour)
 
+// Lines people read (FACS appearance changes), all in face units of the AU-deformed mesh:
+uniform vec2 u_lid[14];       // upper-lid lines, 7 points per eye (lash line)
+uniform vec4 u_fold[2];       // nasolabial folds: (nose wing xy, lip corner xy) per side
+uniform vec4 u_lines;         // strengths: forehead middle (AU1), forehead sides (AU2), glabella (AU4), folds (AU12/9/10)
+uniform vec2 u_lines2;        // strengths: crow's feet (AU6), nose wrinkles (AU9)
+uniform vec4 u_brow_box;      // (brow y, forehead top y, inner brow x, outer eye corner x)
+uniform float u_line_width;   // lash line width, face units
+
 out vec4 f_color;
+
+float seg_dist(vec2 p, vec2 a, vec2 b) {
+    vec2 pa = p - a, ba = b - a;
+    float h = clamp(dot(pa, ba) / max(dot(ba, ba), 1e-8), 0.0, 1.0);
+    return length(pa - ba * h);
+}
+
+// Distance to the upper-lid polyline of the nearer eye (signed: > 0 above the line).
+float lid_dist(vec2 p) {
+    int base = p.x < 0.0 ? 0 : 7;
+    float d = 1e3;
+    for (int i = 0; i < 6; ++i) d = min(d, seg_dist(p, u_lid[base + i], u_lid[base + i + 1]));
+    return d;
+}
+
+// Darkening in [0, 1] from lash lines and AU wrinkles at face-unit position p.
+float face_lines(vec2 p, bool eye) {
+    float dark = 0.0;
+    float w = u_line_width;
+    float dl = lid_dist(p);
+    dark = max(dark, 1.0 - smoothstep(0.4 * w, w, dl));
+    if (eye) dark = max(dark, 0.35 * (1.0 - smoothstep(w, 2.0 * w, dl)));  // lid shadow on the eyeball
+    if (eye) return dark;
+    float ax = abs(p.x);
+    // forehead lines: AU1 in the middle, AU2 at the sides
+    float fy = (p.y - u_brow_box.x) / max(u_brow_box.y - u_brow_box.x, 1e-3);
+    if (fy > 0.25 && fy < 0.85) {
+        float k = mix(u_lines.x, u_lines.y, smoothstep(0.08, 0.25, ax)) * (1.0 - smoothstep(0.22, 0.36, ax));
+        float stripe = smoothstep(0.75, 1.0, sin(fy * 6.2831 * 3.0 + 1.0));
+        dark = max(dark, 0.45 * k * stripe);
+    }
+    // glabellar furrow: vertical lines between the inner brows (AU4)
+    if (ax < u_brow_box.z && p.y > u_brow_box.x - 0.10 && p.y < u_brow_box.x + 0.02) {
+        float d = abs(ax - 0.025);
+        dark = max(dark, 0.6 * u_lines.z * (1.0 - smoothstep(0.002, 0.006, d)));
+    }
+    // nasolabial folds (AU12, AU9, AU10)
+    for (int i = 0; i < 2; ++i) {
+        vec2 a = u_fold[i].xy, b = u_fold[i].zw;
+        vec2 out_dir = vec2(sign(b.x) * 0.012, 0.0);
+        float d = seg_dist(p, a + out_dir * 0.3, b + out_dir * 1.2 + vec2(0.0, -0.01));
+        dark = max(dark, 0.55 * u_lines.w * (1.0 - smoothstep(0.002, 0.008, d)));
+    }
+    // crow's feet (AU6) at the outer eye corners
+    vec2 c = vec2(sign(p.x) * u_brow_box.w, u_lid[p.x < 0.0 ? 0 : 7].y - 0.01);
+    vec2 q = p - c;
+    if (ax > u_brow_box.w + 0.01 && length(q) < 0.07) {
+        float ang = atan(q.y, abs(q.x));
+        float ray = smoothstep(0.8, 1.0, cos(ang * 9.0)) * (1.0 - smoothstep(0.03, 0.07, length(q)));
+        dark = max(dark, 0.5 * u_lines2.x * ray);
+    }
+    // nose wrinkles (AU9): short lines across the bridge
+    if (ax < 0.05 && p.y > u_brow_box.x - 0.20 && p.y < u_brow_box.x - 0.08) {
+        float stripe = smoothstep(0.7, 1.0, sin(p.y * 6.2831 / 0.025));
+        dark = max(dark, 0.5 * u_lines2.y * stripe * (1.0 - smoothstep(0.02, 0.05, ax)));
+    }
+    return clamp(dark, 0.0, 1.0);
+}
 
 float aa_step(float edge, float x) {
     float w = max(fwidth(x), 1e-5);
@@ -37,11 +106,13 @@ float aa_step(float edge, float x) {
 
 void main() {
     if (u_material == 5) {
-        f_color = vec4(pow(u_ink, vec3(1.0 / 2.2)), 1.0);
+        vec3 ink = u_style == 2 ? min(u_rim * 1.6, vec3(1.0)) : u_ink;
+        f_color = vec4(pow(ink, vec3(1.0 / 2.2)), 1.0);
         return;
     }
     if (u_debug == 1) {
-        const vec3 ids[5] = vec3[5](vec3(0.5), vec3(1, 0, 0), vec3(0, 1, 0), vec3(0, 0, 1), vec3(1, 1, 0));
+        const vec3 ids[8] = vec3[8](vec3(0.5), vec3(1, 0, 0), vec3(0, 1, 0), vec3(0, 0, 1), vec3(1, 1, 0),
+                                    vec3(0.0), vec3(0.5, 0.0, 0.5), vec3(0.0, 0.5, 0.5));
         f_color = vec4(ids[u_material], 1.0);
         return;
     }
@@ -57,6 +128,7 @@ void main() {
         float dr = length((v_model.xy - vec2(u_cheeks.y, u_cheeks.z)) / u_cheeks.w);
         float blush = exp(-dl * dl * 2.0) + exp(-dr * dr * 2.0);
         albedo = mix(albedo, u_blush_col, clamp(blush * u_blush, 0.0, 0.8));
+        albedo *= 1.0 - (u_style == 1 ? 1.0 : 0.85) * face_lines(v_model.xy, false);
     } else if (u_material == 1) {
         albedo = u_brow;
         spec_k = 0.02;
@@ -76,8 +148,16 @@ void main() {
         albedo = mix(vec3(0.01), albedo, aa_step(0.42, r));
         float glint = 1.0 - aa_step(0.22, length(q - vec2(-0.32, 0.36)));
         albedo = mix(albedo, vec3(1.6), glint);
+        albedo *= 1.0 - 0.9 * face_lines(v_model.xy, true);
         spec_k = 0.5;
         shininess = 60.0;
+    } else if (u_material == 6) {
+        albedo = u_hair;
+        spec_k = 0.25;
+        shininess = 12.0;
+    } else if (u_material == 7) {
+        albedo = u_cloth;
+        spec_k = 0.03;
     } else if (u_material == 4) {
         // Mouth interior: teeth under the upper lip, dark throat, tongue at the bottom.
         float open = max(u_mouth.x - u_mouth.y, 1e-4);
@@ -97,7 +177,18 @@ void main() {
     vec3 h = normalize(u_key_dir + v);
     float spec = pow(max(dot(n, h), 0.0), shininess) * spec_k;
 
-    vec3 col = albedo * (0.45 * hemi + 0.85 * key + 0.3 * fill) + u_rim * rim * u_rim_strength + vec3(spec);
+    vec3 col;
+    if (u_style == 1) {
+        // bold: two flat tones, no gloss, so shapes and features read from the back of a room
+        float lit = smoothstep(0.35, 0.45, key);
+        col = albedo * mix(0.62, 1.0, lit) * (0.55 + 0.45 * hemi);
+    } else if (u_style == 2) {
+        // glow: a dim face lit by a strong coloured rim, for dark club visuals
+        col = albedo * (0.25 * hemi + 0.55 * key) + u_rim * pow(1.0 - max(dot(n, v), 0.0), 1.5) * (0.6 + u_rim_strength)
+              + vec3(spec);
+    } else {
+        col = albedo * (0.45 * hemi + 0.85 * key + 0.3 * fill) + u_rim * rim * u_rim_strength + vec3(spec);
+    }
     col = col / (1.0 + 0.15 * col);  // soft shoulder
     f_color = vec4(pow(clamp(col, 0.0, 1.0), vec3(1.0 / 2.2)), 1.0);
 }

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from livevis.errors import ModelError
+from livevis.face3d.facs import au_fields, neutral_correction
 from livevis.state import AU_NAMES
 
 #: The model's 20 AU inputs, in its column order.
@@ -45,6 +46,8 @@ MISSING_FEAT_AUS: tuple[str, ...] = ("AU11", "AU24", "AU28")
 RENAMED: dict[str, str] = {"AU45": "AU43"}
 
 N_VERTICES = 478
+#: Gain of the FACS rig's fields: intensity 1 is a strong, fully legible action unit.
+RIG_GAIN = 1.25
 
 # Named MediaPipe face-mesh vertex indices (subject's right = viewer's left = smaller x).
 LIP_CORNERS = (61, 291)          #: mouth corners (outer lip contour), viewer's left, right
@@ -174,9 +177,13 @@ class AUMeshModel:
         self._origin = ((lo + hi) / 2).astype(np.float32)
         # Coefficients in face units, shaped (23, 478, 3).
         self._coef = (to_vertices(coef) / self.scale).astype(np.float32)
-        self.neutral = ((raw_neutral - self._origin) / self.scale).astype(np.float32)
+        fitted_neutral = (raw_neutral - self._origin) / self.scale
+        self.neutral = (fitted_neutral + neutral_correction(fitted_neutral)).astype(np.float32)
         self._coef_flat = np.ascontiguousarray(self._coef.reshape(23, -1))
         self._neutral_flat = self.neutral.reshape(-1).copy()
+        fields = au_fields(self.neutral)
+        fields[AU_NAMES.index("AU26")] = self._coef[FEAT_AU_NAMES.index("AU26")]
+        self._au_flat = np.ascontiguousarray(fields.reshape(len(AU_NAMES), -1) * RIG_GAIN)
         self.triangles = tris.astype(np.int32)
         self.parts = _classify(self.triangles)
 
@@ -211,17 +218,27 @@ class AUMeshModel:
         return out[0] if single else out
 
     def predict(self, aus: np.ndarray, pose: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> np.ndarray:
-        """Mesh for our 17 AUs (see :func:`feat_inputs` for the mapping).
+        """Mesh for our 17 AUs: the lips-closed neutral plus the FACS rig's displacement fields
+        (:mod:`livevis.face3d.facs`; AU26 is py-feat's fitted jaw drop) and py-feat's pose terms.
 
         Args:
             aus: shape (17,), :data:`AU_NAMES` order, intensities (nominally [0, 1]; values
-                above 1 extrapolate the linear model, i.e. exaggerate).
+                above 1 extrapolate the linear fields, i.e. exaggerate).
             pose: see :meth:`predict_feat`.
 
         Returns:
             float32 array (478, 3) in face units.
+
+        Raises:
+            ValueError: ``aus`` has not 17 values.
         """
-        return self.predict_feat(feat_inputs(aus), pose)
+        a = np.asarray(aus, np.float32).reshape(-1)
+        if a.shape != (len(AU_NAMES),):
+            raise ValueError(f"aus must have {len(AU_NAMES)} values ({', '.join(AU_NAMES)}), got shape {a.shape}")
+        flat = a @ self._au_flat + self._neutral_flat
+        if any(pose):
+            flat = flat + np.asarray(pose, np.float32) @ self._coef_flat[len(FEAT_AU_NAMES):]
+        return flat.reshape(N_VERTICES, 3)
 
     def delta(self, aus: np.ndarray) -> np.ndarray:
         """Displacement (478, 3) of :meth:`predict` from :attr:`neutral`, face units."""

@@ -16,11 +16,19 @@ import numpy as np
 from livevis.face3d.aumesh import (
     IRIS_CENTRES, IRIS_RIMS, LOWER_LIP, MATERIALS, UPPER_LIP, AUMeshModel, vertex_normals,
 )
+from livevis.face3d.head import head_geometry
 from livevis.render.layers import Layer
 from livevis.render.shaders import load_program, set_uniform
 from livevis.state import AU_INDEX, AU_NAMES, AnalysisState
 
 _AU45 = AU_INDEX["AU45"]
+#: Drawn iris radius / MediaPipe's iris landmarks radius: a larger iris, partly under the lids,
+#: reads calm; a small iris ringed by white reads as a startled stare.
+IRIS_SCALE = 1.3
+#: Face rendering styles a preset picks (``face.style``).
+STYLES = ("realistic", "bold", "glow")
+#: Upper-lid lines, outer corner to inner corner, viewer's left eye then right eye (lash lines).
+UPPER_LID_LINES = (33, 246, 161, 160, 159, 158, 157, 263, 466, 388, 387, 386, 385, 384)
 
 
 class AUSmoother:
@@ -134,6 +142,8 @@ class Palette:
     sky: np.ndarray
     ground: np.ndarray
     blush: np.ndarray
+    hair: np.ndarray
+    cloth: np.ndarray
     rim_strength: float
 
 
@@ -166,6 +176,8 @@ def palette(valence: float, arousal: float) -> Palette:
         sky=_srgb_to_linear(np.clip(0.6 + 0.4 * rim, 0, 1)),
         ground=_srgb_to_linear(skin * 0.35),
         blush=_srgb_to_linear((0.95, 0.35, 0.40)),
+        hair=_srgb_to_linear(np.clip(hue * 0.10 + rim * 0.05, 0, 1)),
+        cloth=_srgb_to_linear(np.clip(rim * 0.35 + 0.05, 0, 1)),
         rim_strength=0.35 + 0.55 * a,
     )
 
@@ -216,6 +228,8 @@ class FaceMeshLayer(Layer):
         expressiveness: gain on the AUs (1 = the model as fitted; > 1 exaggerates).
         attack, release: AU smoothing time constants in seconds.
         motion: scale of the idle head motion (0 = still); blink: idle blinks on/off.
+        style: ``realistic`` (soft shading), ``bold`` (two flat tones, dark features, for
+            accessibility) or ``glow`` (a dim face with a neon rim and outline, for club visuals).
         samples: MSAA samples (0 = none; clamped to the driver's maximum).
 
     Raises:
@@ -227,8 +241,12 @@ class FaceMeshLayer(Layer):
     def __init__(self, ctx: moderngl.Context, model: AUMeshModel | None = None, *, opacity: float = 1.0,
                  blend: str = "normal", scale: float = 0.7, center: tuple[float, float] = (0.5, 0.5),
                  outline: float = 0.008, expressiveness: float = 1.4, attack: float = 0.06,
-                 release: float = 0.25, motion: float = 1.0, blink: bool = True, samples: int = 4) -> None:
+                 release: float = 0.25, motion: float = 1.0, blink: bool = True, samples: int = 4,
+                 style: str = "realistic") -> None:
         super().__init__(opacity, blend)
+        if style not in STYLES:
+            raise ValueError(f"unknown face style {style!r}; choose one of {', '.join(STYLES)}")
+        self.style = style
         if not 0.05 <= scale <= 2.0:
             raise ValueError(f"scale must be in [0.05, 2] (fraction of frame height), got {scale}")
         if not 0.0 <= outline <= 0.1:
@@ -250,6 +268,14 @@ class FaceMeshLayer(Layer):
             self._ibos.append(ibo)
             self._vaos[name] = ctx.vertex_array(self.program, [(self._vbo, "3f 3f", "in_pos", "in_normal")],
                                                 index_buffer=ibo, index_element_size=4)
+        head = head_geometry()
+        self._head_vbo = ctx.buffer(np.ascontiguousarray(head.vertices).tobytes())
+        self._head_vaos: dict[int, moderngl.VertexArray] = {}
+        for material, tris in head.triangles.items():
+            ibo = ctx.buffer(np.ascontiguousarray(tris, np.int32).tobytes())
+            self._ibos.append(ibo)
+            self._head_vaos[material] = ctx.vertex_array(
+                self.program, [(self._head_vbo, "3f 3f", "in_pos", "in_normal")], index_buffer=ibo, index_element_size=4)
         self._fbo: moderngl.Framebuffer | None = None
         self._attachments: list = []
         self._size: tuple[int, int] | None = None
@@ -329,12 +355,13 @@ class FaceMeshLayer(Layer):
         u("u_resolution", (float(size[0]), float(size[1])))
         u("u_outline_depth", 0.04)
         u("u_debug", 1 if self.debug_materials else 0)
+        u("u_style", STYLES.index(self.style))
         u("u_camera", (0.0, 0.0, dist))
         key = np.array([-0.45, 0.6, 0.75])
         fill = np.array([0.7, -0.1, 0.5])
         u("u_key_dir", tuple(key / np.linalg.norm(key)))
         u("u_fill_dir", tuple(fill / np.linalg.norm(fill)))
-        for name in ("skin", "brow", "lips", "iris", "sclera", "ink", "rim", "sky", "ground"):
+        for name in ("skin", "brow", "lips", "iris", "sclera", "ink", "rim", "sky", "ground", "hair", "cloth"):
             u(f"u_{name}", tuple(float(c) for c in getattr(pal, name)))
         u("u_mouth_col", tuple(float(c) for c in pal.mouth))
         u("u_blush_col", tuple(float(c) for c in pal.blush))
@@ -349,10 +376,12 @@ class FaceMeshLayer(Layer):
         iris_c = [verts[i] + gaze for i in IRIS_CENTRES]
         if "u_iris_c" in self.program:
             self.program["u_iris_c"].write(np.asarray(iris_c, np.float32).tobytes())
-        u("u_iris_r", float(np.mean([np.linalg.norm(verts[list(r)] - verts[c], axis=1).mean()
+        u("u_iris_r", IRIS_SCALE * float(np.mean([np.linalg.norm(verts[list(r)] - verts[c], axis=1).mean()
                                     for c, r in zip(IRIS_CENTRES, IRIS_RIMS)])))
-        u("u_mouth", (float(verts[UPPER_LIP, 1]), float(verts[LOWER_LIP, 1]), 0.3))
+        teeth = 0.3 + 0.35 * float(np.clip(aus[AU_INDEX["AU12"]] + aus[AU_INDEX["AU10"]], 0.0, 1.0))
+        u("u_mouth", (float(verts[UPPER_LIP, 1]), float(verts[LOWER_LIP, 1]), teeth))
         u("u_cheeks", (float(verts[50, 0]), float(verts[280, 0]), float(verts[50, 1]) - 0.02, 0.09))
+        self._set_lines(verts, aus)
 
         fbo = self._fbo
         fbo.use()
@@ -366,22 +395,43 @@ class FaceMeshLayer(Layer):
                 u("u_outline_px", float(outline_px))
                 u("u_material", 5)
                 self._vaos["all"].render(moderngl.TRIANGLES)
+                for vao in self._head_vaos.values():
+                    vao.render(moderngl.TRIANGLES)
             u("u_outline_px", 0.0)
             for i, name in enumerate(MATERIALS):
                 u("u_material", i)
                 self._vaos[name].render(moderngl.TRIANGLES)
+            for material, vao in self._head_vaos.items():
+                u("u_material", material)
+                vao.render(moderngl.TRIANGLES)
         finally:
             ctx.disable(moderngl.DEPTH_TEST)
         if target is not None:
             ctx.copy_framebuffer(target, fbo)
             target.use()
 
+    def _set_lines(self, verts: np.ndarray, aus: np.ndarray) -> None:
+        """Uniforms of the lash lines and the AU wrinkles (``face_lines`` in face3d.frag)."""
+        if "u_lid" in self.program:
+            self.program["u_lid"].write(np.ascontiguousarray(verts[list(UPPER_LID_LINES), :2], np.float32).tobytes())
+        if "u_fold" in self.program:
+            folds = verts[[129, 61, 358, 291], :2].reshape(2, 4)
+            self.program["u_fold"].write(np.ascontiguousarray(folds, np.float32).tobytes())
+        au = {n: float(aus[AU_INDEX[n]]) for n in ("AU01", "AU02", "AU04", "AU06", "AU09", "AU10", "AU12")}
+        self._u("u_lines", (min(au["AU01"], 1.0), min(au["AU02"], 1.0), min(au["AU04"] + 0.5 * au["AU09"], 1.0),
+                            min(0.15 + au["AU12"] + au["AU09"] + 0.5 * au["AU10"], 1.0)))
+        self._u("u_lines2", (min(au["AU06"], 1.0), min(au["AU09"], 1.0)))
+        self._u("u_brow_box", (float(verts[105, 1]), float(verts[10, 1]), float(abs(verts[55, 0])) + 0.01,
+                               float(abs(verts[33, 0]))))
+        self._u("u_line_width", 0.009)
+
     def release(self) -> None:
         self._release_target()
-        for vao in self._vaos.values():
+        for vao in list(self._vaos.values()) + list(self._head_vaos.values()):
             vao.release()
+        self._head_vbo.release()
         for ibo in self._ibos:
             ibo.release()
         self._vbo.release()
         self.program.release()
-        self._vaos, self._ibos = {}, []
+        self._vaos, self._head_vaos, self._ibos = {}, {}, []
