@@ -7,7 +7,8 @@ Two steps, one object per stream (:class:`ExpressionMapper`), pure functions of 
    statistics (Passalis & Doropoulos, "deepsing", section 3: sentiment normalised per song),
    a running mean and standard deviation over the last ``window_s`` seconds turn each hop into
    a deviation from the song's own centre, which is added to the absolute value:
-   ``e = level_gain · x + swing_gain · (x − μ) / max(σ, floor)``, clipped to the unit disc.
+   ``e = level_gain · (x − centre) + swing_gain · (x − μ) / max(σ, floor)``, clipped to the
+   unit disc.
    The ``floor`` on σ keeps steady music and silence calm: small wobbles stay small.
 2. **Circumplex → AUs.** The expressed point ``e`` is placed on Russell's circumplex among the
    basic expressions (:data:`EXPRESSIONS`, angle 0° = positive valence, 90° = high arousal); its
@@ -30,17 +31,19 @@ import numpy as np
 from livevis.state import AU_INDEX, AU_NAMES
 
 #: Basic expressions: (angle on the circumplex in degrees, {AU: intensity}). Neutral is the
-#: origin. "content" (calm, positive) is a soft smile, so calm happy music is not a blank face.
+#: origin. Low arousal is "calm" (the neutral face: quiet music does not grimace) between sad
+#: and "content" (a soft smile for calm, positive music).
 EXPRESSIONS: dict[str, tuple[float, dict[str, float]]] = {
-    "happy": (25.0, {"AU06": 0.24, "AU10": 0.96, "AU12": 0.96, "AU26": 0.48}),
-    "surprised": (75.0, {"AU01": 0.24, "AU02": 0.96, "AU05": 0.72, "AU10": 0.24, "AU14": 0.96,
+    "happy": (15.0, {"AU06": 0.24, "AU10": 0.96, "AU12": 0.96, "AU26": 0.48}),
+    "surprised": (80.0, {"AU01": 0.24, "AU02": 0.96, "AU05": 0.72, "AU10": 0.24, "AU14": 0.96,
                          "AU23": 0.96, "AU25": 0.96, "AU26": 0.72}),
-    "afraid": (112.0, {"AU01": 0.96, "AU02": 0.96, "AU04": 0.72, "AU05": 0.72, "AU20": 0.48,
-                       "AU25": 0.48, "AU26": 0.72}),
-    "angry": (140.0, {"AU04": 0.72, "AU07": 0.72, "AU10": 0.96, "AU17": 0.24, "AU23": 0.96}),
-    "disgusted": (170.0, {"AU04": 0.24, "AU09": 0.24, "AU10": 0.96, "AU15": 0.96, "AU17": 0.96, "AU25": 0.96}),
-    "sad": (225.0, {"AU01": 0.96, "AU04": 0.72, "AU15": 0.72, "AU17": 0.48}),
-    "content": (320.0, {"AU06": 0.1, "AU12": 0.4}),
+    "afraid": (110.0, {"AU01": 0.5, "AU02": 0.25, "AU04": 0.72, "AU05": 0.75, "AU20": 1.0,
+                       "AU25": 0.25, "AU26": 0.75}),
+    "angry": (135.0, {"AU04": 1.0, "AU07": 0.5, "AU10": 0.96, "AU17": 0.24, "AU23": 0.96}),
+    "disgusted": (160.0, {"AU04": 0.24, "AU09": 0.25, "AU10": 0.5, "AU15": 0.96, "AU17": 0.96, "AU25": 0.96}),
+    "sad": (215.0, {"AU01": 1.0, "AU04": 0.75, "AU15": 0.75, "AU17": 0.75, "AU45": 0.35}),
+    "calm": (280.0, {}),
+    "content": (320.0, {"AU06": 0.1, "AU12": 0.35}),
 }
 #: The seven expressions a viewer must read (the six basic ones and neutral).
 BASIC = ("neutral", "happy", "sad", "angry", "surprised", "afraid", "disgusted")
@@ -50,7 +53,7 @@ FULL_RADIUS = 0.8
 
 def prototype_aus(name: str) -> np.ndarray:
     """The AU vector, float32 (17,) in :data:`AU_NAMES` order, of expression ``name``
-    (one of :data:`BASIC` or ``"content"``).
+    (one of :data:`BASIC`, ``"calm"`` or ``"content"``).
 
     Raises:
         ValueError: unknown name (the message lists the choices).
@@ -99,17 +102,22 @@ class ExpressionMapper:
         floor: lower bound on the running standard deviation (> 0); swings smaller than this
             are not blown up, so steady music and silence stay calm.
         rest_s: time constant of the return to the neutral face while the input is silent.
+        centre: the (valence, arousal) shown as the neutral face. Arousal -0.1 is typical music
+            as the emotion model reads it: between the emoMusic raters' mean (+0.03), which the
+            model was calibrated to, and its mean over the immich-memories-music tracks (-0.21).
 
     Raises:
         ValueError: an argument is out of range.
     """
 
-    def __init__(self, hop_s: float = 0.1, window_s: float = 30.0, level_gain: float = 1.5,
-                 swing_gain: float = 0.35, floor: float = 0.08, rest_s: float = 1.5) -> None:
+    def __init__(self, hop_s: float = 0.1, window_s: float = 30.0, level_gain: float = 2.5,
+                 swing_gain: float = 0.35, floor: float = 0.12, rest_s: float = 1.5,
+                 centre: tuple[float, float] = (0.0, -0.1)) -> None:
         if hop_s <= 0 or window_s <= 0 or floor <= 0 or rest_s <= 0 or level_gain < 0 or swing_gain < 0:
             raise ValueError("hop_s, window_s, floor, rest_s must be > 0 and the gains >= 0")
         self.hop_s, self.window_s, self.level_gain = float(hop_s), float(window_s), float(level_gain)
         self.swing_gain, self.floor, self.rest_s = float(swing_gain), float(floor), float(rest_s)
+        self.centre = np.asarray(centre, np.float64)
         self.reset()
 
     def reset(self) -> None:
@@ -137,7 +145,7 @@ class ExpressionMapper:
         self._mean = self._mean + alpha * d
         self._var = (1.0 - alpha) * (self._var + alpha * d * d)
         z = (x - self._mean) / np.maximum(np.sqrt(self._var), self.floor)
-        e = self.level_gain * x + self.swing_gain * z
+        e = self.level_gain * (x - self.centre) + self.swing_gain * z
         r = float(np.hypot(*e))
         if r > 1.0:
             e = e / r

@@ -121,6 +121,7 @@ void main() {
     vec3 v = normalize(u_camera - v_world);
 
     vec3 albedo = u_skin;
+    float lines = 0.0;  // darkening by lash lines and wrinkles, applied after lighting
     float spec_k = 0.10;
     float shininess = 24.0;
     if (u_material == 0) {
@@ -128,7 +129,7 @@ void main() {
         float dr = length((v_model.xy - vec2(u_cheeks.y, u_cheeks.z)) / u_cheeks.w);
         float blush = exp(-dl * dl * 2.0) + exp(-dr * dr * 2.0);
         albedo = mix(albedo, u_blush_col, clamp(blush * u_blush, 0.0, 0.8));
-        albedo *= 1.0 - (u_style == 1 ? 1.0 : 0.85) * face_lines(v_model.xy, false);
+        lines = (u_style == 0 ? 0.85 : 1.0) * face_lines(v_model.xy, false);
     } else if (u_material == 1) {
         albedo = u_brow;
         spec_k = 0.02;
@@ -148,7 +149,7 @@ void main() {
         albedo = mix(vec3(0.01), albedo, aa_step(0.42, r));
         float glint = 1.0 - aa_step(0.22, length(q - vec2(-0.32, 0.36)));
         albedo = mix(albedo, vec3(1.6), glint);
-        albedo *= 1.0 - 0.9 * face_lines(v_model.xy, true);
+        lines = 0.9 * face_lines(v_model.xy, true);
         spec_k = 0.5;
         shininess = 60.0;
     } else if (u_material == 6) {
@@ -189,6 +190,7 @@ void main() {
     } else {
         col = albedo * (0.45 * hemi + 0.85 * key + 0.3 * fill) + u_rim * rim * u_rim_strength + vec3(spec);
     }
+    col *= 1.0 - lines;
     col = col / (1.0 + 0.15 * col);  // soft shoulder
     f_color = vec4(pow(clamp(col, 0.0, 1.0), vec3(1.0 / 2.2)), 1.0);
 }

@@ -90,6 +90,7 @@ def test_onnx_graphs_live_in_the_user_cache_not_the_repo(codec, cache):
 def test_weights_local_path_and_file_url_download_with_sha256(cache):
     from livevis.latent.weights import TAEF2_FILES, fetch, taef2_weights
 
+    shared_file("assets/taef2/taef2_decoder.pth")
     local = taef2_weights(TAEF2_DIR)
     assert local["decoder"] == TAEF2_DIR / "taef2_decoder.pth"
     spec = TAEF2_FILES["decoder"]
@@ -103,6 +104,7 @@ def test_weights_local_path_and_file_url_download_with_sha256(cache):
 def test_sha256_mismatch_is_refused(tmp_path, cache):
     from livevis.latent.weights import TAEF2_FILES, fetch
 
+    shared_file("assets/taef2/taef2_encoder.pth")
     wrong = tmp_path / "taef2_decoder.pth"
     shutil.copy(TAEF2_DIR / "taef2_encoder.pth", wrong)  # right format, wrong file
     with pytest.raises(ModelError, match="sha256 mismatch"):

@@ -22,7 +22,7 @@ Measures (each prints a table; ``--all`` runs every one):
 Usage::
 
     python tools/legibility.py --all --preset default --preset accessibility
-    python tools/legibility.py --prototypes --save docs/   # also saves the pictures
+    python tools/legibility.py --prototypes --save docs/   # also saves README's pictures
 """
 
 from __future__ import annotations
@@ -112,12 +112,12 @@ def read_prototypes(ctx, reader: FaceReader, preset_names, save: Path | None = N
                 else:
                     results[(pname, condition, name)] = (r.top, float(r.probs[EMOTIONS.index(INTENDED[name])]),
                                                          r.valence, r.arousal)
-            if save is not None:
-                sheet(frames, save / f"face-{pname}-{condition}.png")
+            if save is not None and condition == "preset":
+                sheet(frames, save / f"face-{pname}.png")
     return results
 
 
-def sheet(frames: dict[str, np.ndarray], path: Path, thumb: int = 320) -> None:
+def sheet(frames: dict[str, np.ndarray], path: Path, thumb: int = 200) -> None:
     """Save the expressions side by side (each cropped to the centre square, ``thumb`` px)."""
     from PIL import Image
 
