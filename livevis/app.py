@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from livevis.analysis import Analyzer, AnalysisThread
 from livevis.errors import LivevisError
+from livevis.render.shaders import is_software_renderer
 from livevis.state import LatestState
 
 
@@ -48,9 +49,6 @@ class RunOptions:
     preset: str | None = None
 
 
-SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "software")
-
-
 #: Pixels a software renderer can composite per frame while leaving the GIL and the CPU to
 #: audio and analysis (640x360): GL calls hold the GIL while llvmpipe rasterises.
 SOFTWARE_PIXEL_BUDGET = 640 * 360
@@ -67,7 +65,7 @@ def pick_render_scale(renderer: str, requested: float | None, window: tuple[int,
         if not 0.0 < requested <= 1.0:
             raise LivevisError(f"--render-scale must be in (0, 1], got {requested}")
         return requested
-    if not any(name in renderer.lower() for name in SOFTWARE_RENDERERS):
+    if not is_software_renderer(renderer):
         return 1.0
     return min(1.0, (SOFTWARE_PIXEL_BUDGET / max(1, window[0] * window[1])) ** 0.5)
 

@@ -5,7 +5,7 @@ in vec3 v_model;
 in vec3 v_world;
 in vec3 v_normal;
 
-uniform int u_material;       // 0 skin, 1 brow, 2 lips, 3 eye, 4 mouth, 5 outline ink, 6 hair, 7 clothing
+uniform int u_material;       // 0 skin, 1 brow, 2 lips, 3 eye, 4 mouth, 5 outline ink, 6 hair, 7 clothing, 8 head skin
 uniform vec3 u_hair;
 uniform vec3 u_cloth;
 uniform vec3 u_skin;
@@ -59,11 +59,13 @@ float lid_dist(vec2 p) {
 float face_lines(vec2 p, bool eye) {
     float dark = 0.0;
     float w = u_line_width;
-    float dl = lid_dist(p);
-    dark = max(dark, 1.0 - smoothstep(0.4 * w, w, dl));
-    if (eye) dark = max(dark, 0.35 * (1.0 - smoothstep(w, 2.0 * w, dl)));  // lid shadow on the eyeball
-    if (eye) return dark;
     float ax = abs(p.x);
+    if (abs(p.y - u_lid[3].y) < 0.06 && ax < abs(u_lid[0].x) + 0.02) {
+        float dl = lid_dist(p);
+        dark = max(dark, 1.0 - smoothstep(0.4 * w, w, dl));
+        if (eye) dark = max(dark, 0.35 * (1.0 - smoothstep(w, 2.0 * w, dl)));  // lid shadow on the eyeball
+    }
+    if (eye) return dark;
     // forehead lines: AU1 in the middle, AU2 at the sides
     float fy = (p.y - u_brow_box.x) / max(u_brow_box.y - u_brow_box.x, 1e-3);
     if (fy > 0.25 && fy < 0.85) {
@@ -77,7 +79,7 @@ float face_lines(vec2 p, bool eye) {
         dark = max(dark, 0.6 * u_lines.z * (1.0 - smoothstep(0.002, 0.006, d)));
     }
     // nasolabial folds (AU12, AU9, AU10)
-    for (int i = 0; i < 2; ++i) {
+    for (int i = 0; i < 2 && u_lines.w > 0.0 && p.y < u_fold[0].y + 0.03 && p.y > u_fold[0].w - 0.06; ++i) {
         vec2 a = u_fold[i].xy, b = u_fold[i].zw;
         vec2 out_dir = vec2(sign(b.x) * 0.012, 0.0);
         float d = seg_dist(p, a + out_dir * 0.3, b + out_dir * 1.2 + vec2(0.0, -0.01));
@@ -111,8 +113,8 @@ void main() {
         return;
     }
     if (u_debug == 1) {
-        const vec3 ids[8] = vec3[8](vec3(0.5), vec3(1, 0, 0), vec3(0, 1, 0), vec3(0, 0, 1), vec3(1, 1, 0),
-                                    vec3(0.0), vec3(0.5, 0.0, 0.5), vec3(0.0, 0.5, 0.5));
+        const vec3 ids[9] = vec3[9](vec3(0.5), vec3(1, 0, 0), vec3(0, 1, 0), vec3(0, 0, 1), vec3(1, 1, 0),
+                                    vec3(0.0), vec3(0.5, 0.0, 0.5), vec3(0.0, 0.5, 0.5), vec3(0.5));
         f_color = vec4(ids[u_material], 1.0);
         return;
     }
@@ -152,6 +154,8 @@ void main() {
         lines = 0.9 * face_lines(v_model.xy, true);
         spec_k = 0.5;
         shininess = 60.0;
+    } else if (u_material == 8) {
+        albedo = u_skin;  // ears, neck, the skull behind the cheeks: no face lines
     } else if (u_material == 6) {
         albedo = u_hair;
         spec_k = 0.25;
@@ -185,7 +189,7 @@ void main() {
         col = albedo * mix(0.62, 1.0, lit) * (0.55 + 0.45 * hemi);
     } else if (u_style == 2) {
         // glow: a dim face lit by a strong coloured rim, for dark club visuals
-        col = albedo * (0.25 * hemi + 0.55 * key) + u_rim * pow(1.0 - max(dot(n, v), 0.0), 1.5) * (0.6 + u_rim_strength)
+        col = albedo * (0.3 * hemi + 0.7 * key) + u_rim * pow(1.0 - max(dot(n, v), 0.0), 2.0) * (0.5 + u_rim_strength)
               + vec3(spec);
     } else {
         col = albedo * (0.45 * hemi + 0.85 * key + 0.3 * fill) + u_rim * rim * u_rim_strength + vec3(spec);

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: Material ids shared with ``shaders/face3d.frag``: 0 skin, 6 hair, 7 clothing.
-SKIN, HAIR, CLOTH = 0, 6, 7
+#: Material ids shared with ``shaders/face3d.frag``: 8 skin of the head (no face lines), 6 hair, 7 clothing.
+SKIN, HAIR, CLOTH = 8, 6, 7
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,8 @@ class HeadGeometry:
 
     Attributes:
         vertices: float32 (n, 6): position (face units) and unit normal.
-        triangles: {material id: int32 (k, 3) counter-clockwise from outside}.
+        triangles: {material id: int32 (k, 3) counter-clockwise from outside: the parts are
+            closed or seen from outside only, so back faces can be culled}.
     """
 
     vertices: np.ndarray

@@ -18,7 +18,7 @@ from livevis.face3d.aumesh import (
 )
 from livevis.face3d.head import head_geometry
 from livevis.render.layers import Layer
-from livevis.render.shaders import load_program, set_uniform
+from livevis.render.shaders import is_software_renderer, load_program, set_uniform
 from livevis.state import AU_INDEX, AU_NAMES, AnalysisState
 
 _AU45 = AU_INDEX["AU45"]
@@ -230,7 +230,8 @@ class FaceMeshLayer(Layer):
         motion: scale of the idle head motion (0 = still); blink: idle blinks on/off.
         style: ``realistic`` (soft shading), ``bold`` (two flat tones, dark features, for
             accessibility) or ``glow`` (a dim face with a neon rim and outline, for club visuals).
-        samples: MSAA samples (0 = none; clamped to the driver's maximum).
+        samples: MSAA samples (0 = none; clamped to the driver's maximum). None: 4 on a GPU,
+            none on a software rasteriser (llvmpipe shades every sample).
 
     Raises:
         ShaderError: the shader files are missing or do not compile.
@@ -241,7 +242,7 @@ class FaceMeshLayer(Layer):
     def __init__(self, ctx: moderngl.Context, model: AUMeshModel | None = None, *, opacity: float = 1.0,
                  blend: str = "normal", scale: float = 0.7, center: tuple[float, float] = (0.5, 0.5),
                  outline: float = 0.008, expressiveness: float = 1.4, attack: float = 0.06,
-                 release: float = 0.25, motion: float = 1.0, blink: bool = True, samples: int = 4,
+                 release: float = 0.25, motion: float = 1.0, blink: bool = True, samples: int | None = None,
                  style: str = "realistic") -> None:
         super().__init__(opacity, blend)
         if style not in STYLES:
@@ -257,6 +258,8 @@ class FaceMeshLayer(Layer):
         self.model = model if model is not None else AUMeshModel.load()
         self.scale, self.center, self.outline = float(scale), tuple(center), float(outline)
         self.expressiveness, self.motion, self.blink = float(expressiveness), float(motion), bool(blink)
+        if samples is None:  # llvmpipe shades every sample: 4x MSAA would triple the frame time
+            samples = 0 if is_software_renderer(ctx.info["GL_RENDERER"]) else 4
         self.samples = max(0, min(int(samples), int(ctx.max_samples))) if samples else 0
         self.smoother = AUSmoother(attack, release)
         self.program = load_program(ctx, "face3d.vert", "face3d.frag")
@@ -391,21 +394,25 @@ class FaceMeshLayer(Layer):
         ctx.enable(moderngl.DEPTH_TEST)
         try:
             outline_px = self.outline * size[1]
-            if outline_px > 0:
-                u("u_outline_px", float(outline_px))
-                u("u_material", 5)
-                self._vaos["all"].render(moderngl.TRIANGLES)
-                for vao in self._head_vaos.values():
-                    vao.render(moderngl.TRIANGLES)
+            # the face first, then the head behind it: hidden head fragments fail the depth test
+            # early; the head's back faces are culled
             u("u_outline_px", 0.0)
             for i, name in enumerate(MATERIALS):
                 u("u_material", i)
                 self._vaos[name].render(moderngl.TRIANGLES)
+            ctx.enable(moderngl.CULL_FACE)
             for material, vao in self._head_vaos.items():
                 u("u_material", material)
                 vao.render(moderngl.TRIANGLES)
+            if outline_px > 0:
+                u("u_outline_px", float(outline_px))
+                u("u_material", 5)
+                for vao in self._head_vaos.values():
+                    vao.render(moderngl.TRIANGLES)
+                ctx.disable(moderngl.CULL_FACE)
+                self._vaos["all"].render(moderngl.TRIANGLES)
         finally:
-            ctx.disable(moderngl.DEPTH_TEST)
+            ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
         if target is not None:
             ctx.copy_framebuffer(target, fbo)
             target.use()

@@ -59,3 +59,12 @@ def set_uniform(program: moderngl.Program, name: str, value) -> None:
     """Set uniform ``name`` if the program uses it (drivers drop unused uniforms)."""
     if name in program:
         program[name].value = value
+
+
+#: Substrings of ``GL_RENDERER`` that name a software rasteriser (Mesa's llvmpipe and kin).
+SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "software")
+
+
+def is_software_renderer(renderer: str) -> bool:
+    """True if ``renderer`` (a context's ``GL_RENDERER`` string) is a software rasteriser."""
+    return any(name in renderer.lower() for name in SOFTWARE_RENDERERS)
