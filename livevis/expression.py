@@ -34,14 +34,13 @@ from livevis.state import AU_INDEX, AU_NAMES
 #: origin. Low arousal is "calm" (the neutral face: quiet music does not grimace) between sad
 #: and "content" (a soft smile for calm, positive music).
 EXPRESSIONS: dict[str, tuple[float, dict[str, float]]] = {
-    "happy": (15.0, {"AU06": 0.24, "AU10": 0.96, "AU12": 0.96, "AU26": 0.48}),
-    "surprised": (80.0, {"AU01": 0.24, "AU02": 0.96, "AU05": 0.72, "AU10": 0.24, "AU14": 0.96,
-                         "AU23": 0.96, "AU25": 0.96, "AU26": 0.72}),
-    "afraid": (110.0, {"AU01": 0.5, "AU02": 0.25, "AU04": 0.72, "AU05": 0.75, "AU20": 1.0,
-                       "AU25": 0.25, "AU26": 0.75}),
-    "angry": (135.0, {"AU04": 1.0, "AU07": 0.5, "AU10": 0.96, "AU17": 0.24, "AU23": 0.96}),
-    "disgusted": (160.0, {"AU04": 0.24, "AU09": 0.25, "AU10": 0.5, "AU15": 0.96, "AU17": 0.96, "AU25": 0.96}),
-    "sad": (215.0, {"AU01": 1.0, "AU04": 0.75, "AU15": 0.75, "AU17": 0.75, "AU45": 0.35}),
+    "happy": (15.0, {"AU06": 0.5, "AU10": 0.75, "AU12": 0.96, "AU26": 0.25}),
+    "surprised": (80.0, {"AU01": 0.24, "AU02": 0.96, "AU05": 0.72, "AU14": 0.96, "AU23": 1.0,
+                         "AU25": 0.96, "AU26": 0.75}),
+    "afraid": (110.0, {"AU01": 0.75, "AU04": 0.72, "AU05": 0.75, "AU20": 1.0, "AU25": 0.25, "AU26": 0.25}),
+    "angry": (135.0, {"AU04": 0.5, "AU07": 0.5, "AU10": 0.96, "AU17": 0.24, "AU23": 0.75}),
+    "disgusted": (160.0, {"AU06": 0.3, "AU09": 0.75, "AU10": 0.5, "AU15": 1.0, "AU17": 0.75, "AU25": 0.75}),
+    "sad": (215.0, {"AU01": 0.75, "AU15": 0.75, "AU17": 0.75, "AU45": 0.35}),
     "calm": (280.0, {}),
     "content": (320.0, {"AU06": 0.1, "AU12": 0.35}),
 }

@@ -131,7 +131,7 @@ void main() {
         float dr = length((v_model.xy - vec2(u_cheeks.y, u_cheeks.z)) / u_cheeks.w);
         float blush = exp(-dl * dl * 2.0) + exp(-dr * dr * 2.0);
         albedo = mix(albedo, u_blush_col, clamp(blush * u_blush, 0.0, 0.8));
-        lines = (u_style == 0 ? 0.85 : 1.0) * face_lines(v_model.xy, false);
+        lines = face_lines(v_model.xy, false);
     } else if (u_material == 1) {
         albedo = u_brow;
         spec_k = 0.02;

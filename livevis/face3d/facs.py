@@ -158,7 +158,7 @@ def au_fields(v: np.ndarray) -> np.ndarray:
     put("AU09", _field(v, (-0.11, -0.06), (0.06, 0.06), (0.0, 0.030, 0.0), above_mouth))
     put("AU09", _field(v, (-0.03, 0.08), (0.05, 0.07), (0.0, 0.018, 0.0), None))
     put("AU09", _field(v, (-0.07, mouth_y + 0.03), (0.07, 0.03), (0.0, 0.012, 0.0), above_mouth))
-    put("AU09", _field(v, (-0.07, brow_y - 0.04), (0.06, 0.06), (0.006, -0.020, 0.0), above_eyes))
+    put("AU09", _field(v, (-0.07, brow_y - 0.04), (0.06, 0.06), (0.004, -0.008, 0.0), above_eyes))
     put("AU10", _field(v, (-0.05, mouth_y + 0.02), (0.07, 0.035), (0.0, 0.025, 0.005), above_mouth))
     put("AU10", _field(v, (-0.11, -0.06), (0.05, 0.05), (0.0, 0.010, 0.0), above_mouth))
     # Lip corners.
