@@ -40,8 +40,8 @@ EXPRESSIONS: dict[str, tuple[float, dict[str, float]]] = {
     "afraid": (110.0, {"AU01": 0.75, "AU04": 0.72, "AU05": 0.75, "AU20": 1.0, "AU25": 0.25, "AU26": 0.25}),
     "angry": (135.0, {"AU04": 0.5, "AU07": 0.5, "AU10": 0.96, "AU17": 0.24, "AU23": 0.75}),
     "disgusted": (160.0, {"AU06": 0.3, "AU09": 0.75, "AU10": 0.5, "AU15": 1.0, "AU17": 0.75, "AU25": 0.75}),
-    "sad": (215.0, {"AU01": 0.75, "AU15": 0.75, "AU17": 0.75, "AU45": 0.35}),
-    "calm": (280.0, {}),
+    "sad": (195.0, {"AU01": 0.75, "AU15": 0.75, "AU17": 0.75, "AU45": 0.35}),
+    "calm": (270.0, {}),
     "content": (320.0, {"AU06": 0.1, "AU12": 0.35}),
 }
 #: The seven expressions a viewer must read (the six basic ones and neutral).

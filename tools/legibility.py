@@ -14,8 +14,8 @@ Measures (each prints a table; ``--all`` runs every one):
                   rendered by ``livevis render``'s code path (:func:`livevis.offline.render_file`)
                   with a preset: Pearson r of the read face's valence/arousal with the raters'
                   mean at each 2 Hz label time, and the model's own r for comparison.
-``--range``       per-track range (5th–95th percentile) of the main AUs over the 5 librosa-data
-                  tracks, before (the emotion model's fixed AU layer) and after (the per-song
+``--range``       per-track range (5th–95th percentile) of the main AUs, and summed over all 17,
+                  over the 5 librosa-data tracks, before (the emotion model's fixed AU layer) and after (the per-song
                   normalised :class:`~livevis.expression.ExpressionMapper`).
 ``--rest``        silence through the pipeline: what the face reads at rest.
 
@@ -132,21 +132,11 @@ def sheet(frames: dict[str, np.ndarray], path: Path, thumb: int = 200) -> None:
 
 def _labels(song_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Label times (s) and the raters' mean valence and arousal of one emoMusic clip."""
-    import csv
+    from _emotion_data import _read_cont
 
-    def row(name):
-        with open(EMOMUSIC / name) as f:
-            rd = csv.reader(f)
-            head = next(rd)
-            for r in rd:
-                if int(r[0]) == song_id:
-                    times = np.array([int(h.split("_")[1][:-2]) / 1000 for h in head[1:]])
-                    vals = np.array([float(x) if x.strip() else np.nan for x in r[1:]])
-                    return times, vals
-        raise KeyError(song_id)
-
-    t, v = row("valence_cont_average.csv")
-    _, a = row("arousal_cont_average.csv")
+    t, val = _read_cont("valence_cont_average.csv")
+    _, aro = _read_cont("arousal_cont_average.csv")
+    v, a = val[song_id], aro[song_id]
     ok = np.isfinite(v) & np.isfinite(a)
     return t[ok], v[ok], a[ok]
 
@@ -183,6 +173,7 @@ def read_clip(ctx, reader: FaceReader, preset, song_id: int, fps: int = 10, size
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson r over the pairs where both are finite (a frame where no face was found is NaN)."""
     ok = np.isfinite(a) & np.isfinite(b)
     if ok.sum() < 3 or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
         return float("nan")
@@ -223,8 +214,10 @@ def au_ranges(paths=None) -> list[tuple[str, dict, dict]]:
         before = np.array(before)
 
         def rng(x):
-            return {au: float(np.percentile(x[:, AU_INDEX[au]], 95) - np.percentile(x[:, AU_INDEX[au]], 5))
-                    for au in MAIN_AUS}
+            spread = np.percentile(x, 95, axis=0) - np.percentile(x, 5, axis=0)
+            out = {au: float(spread[AU_INDEX[au]]) for au in MAIN_AUS}
+            out["all 17"] = float(spread.sum())
+            return out
 
         out.append((path.stem[:28], rng(before), rng(after)))
     return out
@@ -284,9 +277,10 @@ def main(argv: list[str] | None = None) -> int:
         if not LIBROSA.is_dir():
             print(f"--range needs {LIBROSA}")
         else:
-            print(f"{'track':28} " + " ".join(f"{au:>11}" for au in MAIN_AUS) + "   (before → after, 5-95 % range)")
+            cols = MAIN_AUS + ("all 17",)
+            print(f"{'track':28} " + " ".join(f"{au:>11}" for au in cols) + "   (before → after, 5-95 % range; all 17: summed)")
             for name, before, after in au_ranges():
-                print(f"{name:28} " + " ".join(f"{before[au]:.2f}→{after[au]:.2f}".rjust(11) for au in MAIN_AUS))
+                print(f"{name:28} " + " ".join(f"{before[au]:.2f}→{after[au]:.2f}".rjust(11) for au in cols))
     if args.clips or args.all:
         if not EMOMUSIC.is_dir():
             print(f"--clips needs {EMOMUSIC}")
