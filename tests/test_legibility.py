@@ -61,7 +61,7 @@ def _mesh_available():
 
 def test_circumplex_places_each_expression_and_neutral_at_the_origin():
     assert not circumplex_aus(0.0, 0.0).any()
-    happy, sad = circumplex_aus(0.7, 0.3), circumplex_aus(-0.6, -0.6)
+    happy, sad = circumplex_aus(0.7, 0.3), circumplex_aus(-0.7, -0.35)
     assert happy[AU_INDEX["AU12"]] > 0.5 and happy[AU_INDEX["AU15"]] == 0
     assert sad[AU_INDEX["AU15"]] > 0.4 and sad[AU_INDEX["AU01"]] > 0.5 and sad[AU_INDEX["AU12"]] == 0
     assert circumplex_aus(0.1, 0.05).max() < 0.1  # near the origin: a calm face
