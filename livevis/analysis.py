@@ -17,8 +17,8 @@ from typing import Callable, Protocol
 import numpy as np
 import soxr
 
-from livevis.expression import ExpressionMapper
 from livevis.conditioning import ConditioningSettings, InputConditioner
+from livevis.expression import ExpressionMapper
 from livevis.features import HOP_S, SAMPLE_RATE, FeatureExtractor
 from livevis.state import AnalysisState, LatestState
 from livevis.tempo import TempoTracker

@@ -40,8 +40,8 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 from livevis.analysis import Analyzer  # noqa: E402
 from livevis.emotion import EmotionModel  # noqa: E402
-from livevis.expression import BASIC, EXPRESSIONS, ExpressionMapper, prototype_aus  # noqa: E402
-from livevis.face3d.reader import EMOTIONS, FaceReader, circumplex  # noqa: E402
+from livevis.expression import BASIC, EXPRESSIONS, prototype_aus  # noqa: E402
+from livevis.face3d.reader import EMOTIONS, FaceReader  # noqa: E402
 from livevis.features import SAMPLE_RATE  # noqa: E402
 from livevis.state import AU_INDEX, AnalysisState  # noqa: E402
 

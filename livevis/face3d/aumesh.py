@@ -145,7 +145,8 @@ class AUMeshModel:
     Attributes:
         triangles: int32 (898, 3), counter-clockwise from the front.
         parts: the triangles split by material (:class:`MeshParts`).
-        neutral: float32 (478, 3), the mesh with all inputs 0.
+        neutral: float32 (478, 3), the mesh with all inputs 0, lips closed and lids relaxed
+            (:func:`~livevis.face3d.facs.neutral_correction` of the fitted neutral).
         scale: model units per face unit (the neutral height, in the npz's units).
     """
 

@@ -212,8 +212,11 @@ class FaceMeshLayer(Layer):
     (:class:`~livevis.face3d.aumesh.AUMeshModel`); idle blinks (every ~4 s) and slow head
     motion keep it alive in silence (neither at t=0, so stills at t=0 are deterministic).
     Rendering: smooth normals, wrap-diffuse key + fill + hemisphere ambient + rim light, a
-    palette that follows valence/arousal (:func:`palette`), dark brows, lips, eyes with iris
-    and catchlight, mouth interior with teeth, and an ink outline (inverted hull). Depth
+    palette that follows valence/arousal (:func:`palette`), dark brows, lips, eyes with iris,
+    lash line and catchlight, mouth interior with teeth, the AU wrinkles people read (forehead
+    lines, glabellar furrow, nasolabial folds, crow's feet, nose wrinkles), the head around the
+    mask (hair, ears, neck, shoulders: :mod:`livevis.face3d.head`), and an ink outline
+    (inverted hull). Depth
     testing is enabled only inside :meth:`draw`, in the layer's own framebuffer, which is
     then copied (MSAA-resolved) into the compositor's target; alpha is 0 outside the face.
 
