@@ -30,23 +30,35 @@ class PortraitError(LivevisError):
     """A portrait photo cannot be read, or has no face / several faces."""
 
 
-def _interpreter(path: Path):
+def tflite_interpreter(path: Path, what: str = "landmark model", user: str = "portrait mode",
+                       error: type[LivevisError] = LivevisError, num_threads: int | None = None):
+    """A TFLite interpreter (ai-edge-litert, or tflite-runtime) for the model file ``path``.
+
+    Args:
+        what: the model's name in messages ("landmark model"). user: what needs it ("portrait mode").
+        error: the :class:`LivevisError` subclass to raise. num_threads: interpreter threads.
+
+    Raises:
+        ``error``: no TFLite runtime is installed, or the file cannot be loaded (one line).
+    """
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
         try:
             from tflite_runtime.interpreter import Interpreter
         except ImportError:
-            raise LivevisError("portrait mode needs a TFLite runtime: pip install ai-edge-litert") from None
+            raise error(f"{user} needs a TFLite runtime: pip install ai-edge-litert") from None
     try:
-        it = Interpreter(model_path=str(path))
+        it = Interpreter(model_path=str(path), num_threads=num_threads)
         it.allocate_tensors()
     except Exception as err:  # corrupt model / unsupported op
-        raise LivevisError(f"cannot load landmark model {path}: {err}") from None
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise error(f"cannot load {what} {path}: {reason}") from None
     return it
 
 
-def _run(it, x: np.ndarray) -> list[np.ndarray]:
+def run_tflite(it, x: np.ndarray) -> list[np.ndarray]:
+    """Run interpreter ``it`` on one input ``x`` (without the batch axis); returns its outputs."""
     inp = it.get_input_details()[0]
     it.set_tensor(inp["index"], x.astype(np.float32)[None])
     it.invoke()
@@ -101,7 +113,7 @@ class FaceLandmarker:
             from livevis.face3d.assets import landmark_model_paths
 
             models = landmark_model_paths()
-        self._det, self._mesh, self._iris_model = (_interpreter(Path(p)) for p in models)
+        self._det, self._mesh, self._iris_model = (tflite_interpreter(Path(p)) for p in models)
         self.min_score = float(min_score)
 
     def detect(self, image: np.ndarray) -> list[dict]:
@@ -115,7 +127,7 @@ class FaceLandmarker:
         oy, ox = (side - h) // 2, (side - w) // 2
         pad[oy:oy + h, ox:ox + w] = image
         x = np.asarray(Image.fromarray(pad).resize((128, 128), Image.BILINEAR), np.float32) / 127.5 - 1.0
-        reg, cls = _run(self._det, x)
+        reg, cls = run_tflite(self._det, x)
         reg, cls = reg[0], cls[0, :, 0]
         scores = 1.0 / (1.0 + np.exp(-np.clip(cls.astype(np.float64), -100, 100)))
         keep = np.nonzero(scores >= self.min_score)[0]
@@ -146,7 +158,7 @@ class FaceLandmarker:
 
     def _mesh_from_roi(self, image, center, size, angle):
         crop, m = _crop(image, center, size, angle, 192)
-        out = _run(self._mesh, crop)
+        out = run_tflite(self._mesh, crop)
         pts = out[0].reshape(468, 3)
         presence = 1.0 / (1.0 + math.exp(-float(out[1].ravel()[0])))
         xy = pts[:, :2] @ m[:, :2].T + m[:, 2]
@@ -161,7 +173,7 @@ class FaceLandmarker:
         if flip:
             angle = math.atan2(p0[1] - p1[1], p0[0] - p1[0]) + math.pi
         crop, m = _crop(image, center, size, angle, 64, flip=flip)
-        out = _run(self._iris_model, crop)
+        out = run_tflite(self._iris_model, crop)
         iris = out[1].reshape(5, 3)
         xy = iris[:, :2] @ m[:, :2].T + m[:, 2]
         return np.column_stack([xy, iris[:, 2] * size / 64])

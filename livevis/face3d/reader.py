@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from livevis.errors import LivevisError
+from livevis.face3d.landmarks import run_tflite, tflite_interpreter
 
 #: The network's classes, in its output order (FER2013's labels 0–6).
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -210,25 +211,14 @@ class FaceReader:
         return (face.astype(np.float32) / 255.0 - 0.5) * 2.0
 
     def _classify(self, face: np.ndarray) -> np.ndarray:
-        it = self._model
-        it.set_tensor(it.get_input_details()[0]["index"], face[None, :, :, None])
-        it.invoke()
-        return it.get_tensor(it.get_output_details()[0]["index"])[0].astype(np.float32)
+        return run_tflite(self._model, face[:, :, None])[0][0].astype(np.float32)
 
 
 def _load_model(path: Path):
     """A TFLite interpreter for the emotion model at ``path``, checked to map 64×64×1 → 7."""
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        raise FaceReaderError("the face reader needs a TFLite runtime: pip install ai-edge-litert") from None
     if not path.is_file():
         raise FaceReaderError(f"emotion model {path} does not exist")
-    try:
-        it = Interpreter(model_path=str(path), num_threads=1)
-        it.allocate_tensors()
-    except Exception as err:  # corrupt file / unsupported op
-        raise FaceReaderError(f"cannot load emotion model {path}: {str(err).splitlines()[0]}") from None
+    it = tflite_interpreter(path, "emotion model", "the face reader", FaceReaderError, num_threads=1)
     shapes = [tuple(d["shape"]) for d in it.get_input_details() + it.get_output_details()]
     if shapes != [(1, _SIZE, _SIZE, 1), (1, len(EMOTIONS))]:
         raise FaceReaderError(f"emotion model {path} maps {shapes[:1]} to {shapes[1:]}, "
