@@ -72,7 +72,7 @@ _PROTOS = np.stack([prototype_aus(n) for n in EXPRESSIONS])
 
 
 def circumplex_aus(valence: float, arousal: float) -> np.ndarray:
-    """AU intensities, float32 (17,) in [0, 1.5], for an expressed point on the circumplex.
+    """AU intensities, float32 (17,) in [0, 1], for an expressed point on the circumplex.
 
     Args:
         valence, arousal: the expressed point, each in [-1, 1] (the radius is clipped to 1).

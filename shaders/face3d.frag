@@ -47,7 +47,7 @@ float seg_dist(vec2 p, vec2 a, vec2 b) {
     return length(pa - ba * h);
 }
 
-// Distance to the upper-lid polyline of the nearer eye (signed: > 0 above the line).
+// Distance to the upper-lid polyline of the nearer eye (face units, unsigned).
 float lid_dist(vec2 p) {
     int base = p.x < 0.0 ? 0 : 7;
     float d = 1e3;

@@ -94,12 +94,17 @@ def feat_inputs(aus: np.ndarray) -> np.ndarray:
     Raises:
         ValueError: ``aus`` has not 17 values.
     """
+    out = np.zeros(len(FEAT_AU_NAMES), np.float32)
+    out[_OUR_TO_FEAT] = _au_vector(aus)
+    return out
+
+
+def _au_vector(aus: np.ndarray) -> np.ndarray:
+    """``aus`` as float32 (17,); ValueError naming the AUs if it has another number of values."""
     a = np.asarray(aus, dtype=np.float32).reshape(-1)
     if a.shape != (len(AU_NAMES),):
         raise ValueError(f"aus must have {len(AU_NAMES)} values ({', '.join(AU_NAMES)}), got shape {a.shape}")
-    out = np.zeros(len(FEAT_AU_NAMES), np.float32)
-    out[_OUR_TO_FEAT] = a
-    return out
+    return a
 
 
 _OUR_TO_FEAT = np.array([FEAT_AU_NAMES.index(RENAMED.get(n, n)) for n in AU_NAMES], dtype=np.int64)
@@ -233,10 +238,7 @@ class AUMeshModel:
         Raises:
             ValueError: ``aus`` has not 17 values.
         """
-        a = np.asarray(aus, np.float32).reshape(-1)
-        if a.shape != (len(AU_NAMES),):
-            raise ValueError(f"aus must have {len(AU_NAMES)} values ({', '.join(AU_NAMES)}), got shape {a.shape}")
-        flat = a @ self._au_flat + self._neutral_flat
+        flat = _au_vector(aus) @ self._au_flat + self._neutral_flat
         if any(pose):
             flat = flat + np.asarray(pose, np.float32) @ self._coef_flat[len(FEAT_AU_NAMES):]
         return flat.reshape(N_VERTICES, 3)
