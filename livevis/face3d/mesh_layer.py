@@ -204,6 +204,31 @@ def _gl(m: np.ndarray) -> bytes:
     return np.ascontiguousarray(np.asarray(m, np.float32).T).tobytes()
 
 
+def set_line_uniforms(program: moderngl.Program, verts: np.ndarray, aus: np.ndarray,
+                      photo: bool = False) -> None:
+    """Set the uniforms of ``shaders/face_lines.glsl`` (lash lines and AU wrinkles) on ``program``.
+
+    Args:
+        verts: float (>=468, 3) the AU-deformed mesh, face units (model space).
+        aus: float (17,) AU intensities, :data:`AU_NAMES` order.
+        photo: for a photo, which has its own lashes and resting folds: no lash lines, and no
+            wrinkle at all while every AU is 0.
+    """
+    lids = verts[list(UPPER_LID_LINES), :2] if not photo else np.full((len(UPPER_LID_LINES), 2), 1e4)  # off: far away
+    if "u_lid" in program:
+        program["u_lid"].write(np.ascontiguousarray(lids, np.float32).tobytes())
+    if "u_fold" in program:
+        folds = verts[[129, 61, 358, 291], :2].reshape(2, 4)
+        program["u_fold"].write(np.ascontiguousarray(folds, np.float32).tobytes())
+    au = {n: float(aus[AU_INDEX[n]]) for n in ("AU01", "AU02", "AU04", "AU06", "AU09", "AU10", "AU12")}
+    set_uniform(program, "u_lines", (min(au["AU01"], 1.0), min(au["AU02"], 1.0), min(au["AU04"] + 0.5 * au["AU09"], 1.0),
+                                     min((0.0 if photo else 0.15) + au["AU12"] + au["AU09"] + 0.5 * au["AU10"], 1.0)))
+    set_uniform(program, "u_lines2", (min(au["AU06"], 1.0), min(au["AU09"], 1.0)))
+    set_uniform(program, "u_brow_box", (float(verts[105, 1]), float(verts[10, 1]), float(abs(verts[55, 0])) + 0.01,
+                                        float(abs(verts[33, 0]))))
+    set_uniform(program, "u_line_width", 0.009)
+
+
 class FaceMeshLayer(Layer):
     """An expressive 3D face (MediaPipe's 478-vertex topology) driven by ``state.aus``.
 
@@ -387,7 +412,7 @@ class FaceMeshLayer(Layer):
         teeth = 0.3 + 0.35 * float(np.clip(aus[AU_INDEX["AU12"]] + aus[AU_INDEX["AU10"]], 0.0, 1.0))
         u("u_mouth", (float(verts[UPPER_LIP, 1]), float(verts[LOWER_LIP, 1]), teeth))
         u("u_cheeks", (float(verts[50, 0]), float(verts[280, 0]), float(verts[50, 1]) - 0.02, 0.09))
-        self._set_lines(verts, aus)
+        set_line_uniforms(self.program, verts, aus)
 
         fbo = self._fbo
         fbo.use()
@@ -419,21 +444,6 @@ class FaceMeshLayer(Layer):
         if target is not None:
             ctx.copy_framebuffer(target, fbo)
             target.use()
-
-    def _set_lines(self, verts: np.ndarray, aus: np.ndarray) -> None:
-        """Uniforms of the lash lines and the AU wrinkles (``face_lines`` in face3d.frag)."""
-        if "u_lid" in self.program:
-            self.program["u_lid"].write(np.ascontiguousarray(verts[list(UPPER_LID_LINES), :2], np.float32).tobytes())
-        if "u_fold" in self.program:
-            folds = verts[[129, 61, 358, 291], :2].reshape(2, 4)
-            self.program["u_fold"].write(np.ascontiguousarray(folds, np.float32).tobytes())
-        au = {n: float(aus[AU_INDEX[n]]) for n in ("AU01", "AU02", "AU04", "AU06", "AU09", "AU10", "AU12")}
-        self._u("u_lines", (min(au["AU01"], 1.0), min(au["AU02"], 1.0), min(au["AU04"] + 0.5 * au["AU09"], 1.0),
-                            min(0.15 + au["AU12"] + au["AU09"] + 0.5 * au["AU10"], 1.0)))
-        self._u("u_lines2", (min(au["AU06"], 1.0), min(au["AU09"], 1.0)))
-        self._u("u_brow_box", (float(verts[105, 1]), float(verts[10, 1]), float(abs(verts[55, 0])) + 0.01,
-                               float(abs(verts[33, 0]))))
-        self._u("u_line_width", 0.009)
 
     def release(self) -> None:
         self._release_target()

@@ -7,7 +7,9 @@ camera fitted from the model's neutral mesh to the photo's landmarks, and added 
 landmarks. A "skirt" of triangles joins the mesh's outer boundary to a fixed ring 35 % further
 out, so the warp fades smoothly to zero and everything outside the ring is the photo
 untouched (the face region is blended back seamlessly). The mouth interior darkens as the
-mouth opens wider than in the photo.
+mouth opens wider than in the photo, and the AU wrinkles people read (forehead lines, glabellar
+furrow, nasolabial folds, crow's feet, nose wrinkles: ``shaders/face_lines.glsl``, as on the 3D
+face) shade the photo.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ import numpy as np
 
 from livevis.face3d.aumesh import LIPS_INNER, LOWER_LIP, UPPER_LIP, AUMeshModel
 from livevis.face3d.landmarks import FaceLandmarker, PortraitError
-from livevis.face3d.mesh_layer import AUSmoother, blink_amount
+from livevis.face3d.mesh_layer import AUSmoother, blink_amount, set_line_uniforms
 from livevis.render.layers import Layer
 from livevis.render.shaders import load_program, set_uniform
 from livevis.state import AU_INDEX, AU_NAMES, AnalysisState
 
+LINE_SHADE = 0.6  #: how dark a full-strength wrinkle makes the photo (0: none, 1: black)
 SKIRT = 0.35  #: the fixed outer ring lies this fraction of the centre→boundary distance beyond the boundary
 
 
@@ -111,16 +114,27 @@ class PortraitRig:
         self.triangles = np.concatenate([model.triangles, np.asarray(skirt)]).astype(np.int32)
         self.mouth_triangles = model.parts.mouth.astype(np.int32)
         self.rest = np.concatenate([lm, ring]).astype(np.float32)
+        neutral = model.neutral[:468, :2].astype(np.float64)
+        model_ring = neutral[loop] + (neutral[loop] - neutral.mean(0)) * SKIRT
+        self.rest_model = np.concatenate([neutral, model_ring]).astype(np.float32)
         self.uv = (self.rest / np.array([w, h], np.float32)).astype(np.float32)
         self.rest_opening = float(np.linalg.norm(lm[UPPER_LIP] - lm[LOWER_LIP]))
         self.face_height = float(np.linalg.norm(self.camera @ (model.neutral[10] - model.neutral[152])))
 
     def positions(self, aus: np.ndarray) -> np.ndarray:
         """Vertex positions (n, 2) in photo pixels for 17 AUs (:data:`AU_NAMES` order)."""
-        delta = self.model.delta(aus)[:468].astype(np.float64)
+        return self.deform(aus)[0]
+
+    def deform(self, aus: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For 17 AUs: (vertex positions (n, 2) in photo pixels, the same vertices in face units
+        (n, 2; where the shader draws the AU wrinkles), the model's deformed mesh (478, 3))."""
+        mesh = self.model.predict(aus)
+        delta = (mesh - self.model.neutral)[:468].astype(np.float64)
         pos = self.rest.copy()
         pos[:468] += (delta @ self.camera.T).astype(np.float32)
-        return pos
+        face = self.rest_model.copy()
+        face[:468] += delta[:, :2].astype(np.float32)
+        return pos, face, mesh
 
     def mouth_dark(self, positions: np.ndarray) -> float:
         """How dark the mouth interior is drawn, [0, 1]: 0 until the lips part beyond the photo's."""
@@ -158,25 +172,29 @@ class PortraitRenderer:
         self.texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
         self.texture.repeat_x = self.texture.repeat_y = False
         n = len(rig.rest)
-        self._vbo = ctx.buffer(reserve=n * 4 * 4, dynamic=True)
-        quad = np.array([[0, 0, 0, 0], [w, 0, 1, 0], [0, h, 0, 1], [w, h, 1, 1]], np.float32)
+        self._vbo = ctx.buffer(reserve=n * 6 * 4, dynamic=True)
+        far = 1e3  # the photo around the face: face units far from every wrinkle
+        quad = np.array([[0, 0, 0, 0, far, far], [w, 0, 1, 0, far, far], [0, h, 0, 1, far, far],
+                         [w, h, 1, 1, far, far]], np.float32)
         self._quad_vbo = ctx.buffer(quad.tobytes())
-        fmt = [(self._vbo, "2f 2f", "in_pos", "in_uv")]
+        fmt = [(self._vbo, "2f 2f 2f", "in_pos", "in_uv", "in_face")]
         self._ibo = ctx.buffer(rig.triangles.tobytes())
         self._mouth_ibo = ctx.buffer(rig.mouth_triangles.tobytes())
         self._vao = ctx.vertex_array(self.program, fmt, index_buffer=self._ibo, index_element_size=4)
         self._mouth_vao = ctx.vertex_array(self.program, fmt, index_buffer=self._mouth_ibo, index_element_size=4)
-        self._quad_vao = ctx.vertex_array(self.program, [(self._quad_vbo, "2f 2f", "in_pos", "in_uv")])
+        self._quad_vao = ctx.vertex_array(self.program, [(self._quad_vbo, "2f 2f 2f", "in_pos", "in_uv", "in_face")])
         self._offline: tuple | None = None
 
     def draw(self, aus: np.ndarray, xform: tuple[float, float, float, float]) -> None:
         """Draw into the bound framebuffer; ``xform`` maps photo pixels to NDC (see the shader)."""
-        pos = self.rig.positions(aus)
-        self._vbo.write(np.hstack([pos, self.rig.uv]).astype(np.float32).tobytes())
+        pos, face, mesh = self.rig.deform(aus)
+        self._vbo.write(np.hstack([pos, self.rig.uv, face]).astype(np.float32).tobytes())
+        set_line_uniforms(self.program, mesh, aus, photo=True)
         self.texture.use(0)
         set_uniform(self.program, "u_photo", 0)
         set_uniform(self.program, "u_xform", tuple(float(v) for v in xform))
         self.ctx.disable(moderngl.DEPTH_TEST | moderngl.BLEND | moderngl.CULL_FACE)
+        set_uniform(self.program, "u_line_shade", LINE_SHADE)
         set_uniform(self.program, "u_material", 0)
         self._quad_vao.render(moderngl.TRIANGLE_STRIP)
         self._vao.render(moderngl.TRIANGLES)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import moderngl
@@ -19,17 +20,38 @@ def shader_path(name: str, shaders_dir: Path | None = None) -> Path:
     return Path(shaders_dir if shaders_dir is not None else livevis.SHADERS_DIR) / name
 
 
+#: ``#include "file.glsl"`` on a line of its own.
+INCLUDE = re.compile(r'^\s*#include\s+"([^"]+)"\s*$')
+
+
 def load_source(name: str, shaders_dir: Path | None = None) -> str:
-    """GLSL source text of shader file ``name``.
+    """GLSL source text of shader file ``name``; each line ``#include "other.glsl"`` is replaced
+    by that file's text (one level: GLSL code shared by several shaders).
 
     Raises:
-        ShaderError: the file is missing or unreadable (message names the full path).
+        ShaderError: the file (or an included one) is missing or unreadable (message names the
+            full path).
     """
     path = shader_path(name, shaders_dir)
     try:
-        return path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ShaderError(f"shader file {path}: cannot read ({err.strerror or err})") from None
+    if "#include" not in text:
+        return text
+    lines = []
+    for line in text.splitlines():
+        m = INCLUDE.match(line)
+        if m is None:
+            lines.append(line)
+            continue
+        inc = shader_path(m.group(1), shaders_dir)
+        try:
+            lines.append(inc.read_text(encoding="utf-8"))
+        except OSError as err:
+            raise ShaderError(f"shader file {inc} (included by {path}): cannot read "
+                              f"({err.strerror or err})") from None
+    return "\n".join(lines) + "\n"
 
 
 def load_program(ctx: moderngl.Context, vertex: str, fragment: str,
