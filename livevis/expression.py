@@ -48,6 +48,10 @@ EXPRESSIONS: dict[str, tuple[float, dict[str, float]]] = {
 BASIC = ("neutral", "happy", "sad", "angry", "surprised", "afraid", "disgusted")
 #: Radius of the expressed point at which an expression reaches its full intensity.
 FULL_RADIUS = 0.8
+#: Fraction of the angle between two neighbouring expressions over which one crossfades into the
+#: other (1: a linear blend all the way; smaller: each expression holds its sector longer, so
+#: the face seldom shows a half-and-half mixture that reads as neither).
+BLEND = 0.4
 
 
 def prototype_aus(name: str) -> np.ndarray:
@@ -85,6 +89,9 @@ def circumplex_aus(valence: float, arousal: float) -> np.ndarray:
     j = (k - 1) % len(_ANGLES)
     span = (_ANGLES[k] - _ANGLES[j]) % 360.0
     w = ((theta - _ANGLES[j]) % 360.0) / span
+    if BLEND < 1.0:
+        w = min(max((w - 0.5) / BLEND + 0.5, 0.0), 1.0)
+        w = w * w * (3.0 - 2.0 * w)
     intensity = min(r / FULL_RADIUS, 1.0)
     intensity = intensity * intensity * (3.0 - 2.0 * intensity)  # smoothstep: gentle near neutral
     return ((1.0 - w) * _PROTOS[j] + w * _PROTOS[k]) * np.float32(intensity)
