@@ -108,7 +108,7 @@ def run_live(opts: RunOptions, log=print) -> dict:
     from livevis.audio.playback import FilePlayer
     from livevis.emotion import load_emotion_model
     from livevis.overlay import OverlayView
-    from livevis.presets import Preset, load_preset
+    from livevis.control.presets import Preset, load_preset
     from livevis.render import ScreenBlitter
     from livevis.show import Show
 

@@ -85,7 +85,7 @@ def _cmd_render(args) -> int:
     from livevis.audio.decode import load_audio
     from livevis.emotion import load_emotion_model
     from livevis.offline import render_file
-    from livevis.presets import Preset, load_preset
+    from livevis.control.presets import Preset, load_preset
     from livevis.scene import OfflineScene, offscreen_context
 
     load_audio(args.input)  # fail fast with a clear message before any GL or model work
@@ -102,7 +102,7 @@ def _cmd_render(args) -> int:
 
 
 def _cmd_presets() -> int:
-    from livevis.presets import list_presets
+    from livevis.control.presets import list_presets
 
     bad = 0
     for name, path, error in list_presets():

@@ -18,7 +18,7 @@ import moderngl
 import numpy as np
 
 from livevis.errors import LivevisError
-from livevis.presets import Crossfade, Preset, PresetError, PresetWatcher, load_preset, preset_names
+from livevis.control.presets import Crossfade, Preset, PresetError, PresetWatcher, load_preset, preset_names
 from livevis.render.shaders import load_program
 from livevis.scene import latent_layers, make_compositor
 from livevis.state import AnalysisState
@@ -164,7 +164,7 @@ class Show:
 
     def _event(self, event) -> None:
         from livevis.overlay import apply_action
-        from livevis.presets import save_learned_mapping
+        from livevis.control.presets import save_learned_mapping
 
         if event.kind == "preset":
             self.load(str(event.value))

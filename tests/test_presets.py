@@ -10,7 +10,7 @@ import pytest
 
 from livevis import PRESETS_DIR
 from livevis.params import ParamRegistry, apply_preset, registry_for_preset
-from livevis.presets import (Crossfade, MidiMapping, Preset, PresetError, PresetWatcher, interpolate,
+from livevis.control.presets import (Crossfade, MidiMapping, Preset, PresetError, PresetWatcher, interpolate,
                              list_presets, load_preset, preset_names, save_learned_mapping)
 
 SHIPPED = ("club", "ambient", "accessibility", "portrait", "keyframes")

@@ -21,7 +21,7 @@ from typing import Any
 #: Event kinds put on the queue:
 #: ``preset`` (value: preset name), ``preset_next`` / ``preset_prev`` (value: None),
 #: ``preset_index`` (value: 0-based index into the preset list), ``tap`` (value: BPM or None),
-#: ``learned`` (value: :class:`~livevis.presets.MidiMapping` or ``OscMapping``),
+#: ``learned`` (value: :class:`~livevis.control.presets.MidiMapping` or ``OscMapping``),
 #: ``action`` (value: a shortcut action name, see :mod:`livevis.overlay`).
 EVENT_KINDS: tuple[str, ...] = ("preset", "preset_next", "preset_prev", "preset_index", "tap", "learned", "action")
 
@@ -200,7 +200,7 @@ class ControlHub:
     use) is logged and left out: the show goes on without it.
 
     Args:
-        preset: the starting :class:`~livevis.presets.Preset`.
+        preset: the starting :class:`~livevis.control.presets.Preset`.
         get_state: returns the newest analysis state (``LatestState.get``); never blocks.
         log: one-line logger.
 

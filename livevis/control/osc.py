@@ -169,7 +169,7 @@ class OscControl:
         if name is None:
             param = self.learn.take()
             if param is not None and param in self.registry:
-                from livevis.presets import OscMapping
+                from livevis.control.presets import OscMapping
 
                 spec = self.registry.spec(param)
                 curve = "toggle" if spec.kind == "bool" else "linear"
