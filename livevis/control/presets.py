@@ -12,6 +12,7 @@ Errors are one line each and name the file, the key and what was expected, e.g.:
 Public API:
 
 * :func:`load_preset` — a name from ``presets/`` or a path → :class:`Preset` (raises :class:`PresetError`).
+* :func:`preset_by_name` — a bare name (from MIDI/OSC) → a file in given folders, never a path.
 * :func:`list_presets` — every ``presets/*.toml`` with its validation error or None.
 * :class:`PresetWatcher` — cheap per-frame ``poll()`` for hot reload.
 * :class:`Crossfade` — a time-based 0→1 ramp for switching presets.
@@ -26,9 +27,9 @@ import re
 import time
 import tomllib
 from pathlib import Path
-from typing import Any, Callable, Literal, Sequence
+from typing import Annotated, Any, Callable, Literal, Sequence
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from livevis import PRESETS_DIR, ROOT, SHADERS_DIR
 from livevis.errors import LivevisError
@@ -423,12 +424,27 @@ class OscMapping(_Model):
     curve: Curve = "linear"
 
 
+def _allow_entry(v: Any) -> str:
+    import ipaddress
+
+    try:
+        ipaddress.ip_network(str(v).strip(), strict=False)
+    except ValueError:
+        raise ValueError(f"expected an IP address or network such as 192.168.1.20 or 192.168.1.0/24, "
+                         f"got {v!r}") from None
+    return str(v).strip()
+
+
 class OscSpec(_Model):
     """OSC input and output.
 
     Attributes:
         listen: receive OSC.
-        listen_host, listen_port: where to listen (port 0: any free port).
+        listen_host: the address to listen on: ``127.0.0.1`` (default: this machine only), a
+            LAN interface's address, or ``0.0.0.0`` (every interface; then set ``allow_from``).
+        listen_port: UDP port, 0..65535 (0: any free port).
+        allow_from: senders accepted, IP addresses or networks (``192.168.1.20``,
+            ``192.168.1.0/24``); empty: any sender that can reach ``listen_host``.
         send: send the analysis.
         send_host, send_port: where to send it.
         send_rate_hz: analysis messages per second, [1, 240].
@@ -436,8 +452,9 @@ class OscSpec(_Model):
     """
 
     listen: bool = False
-    listen_host: str = "0.0.0.0"
+    listen_host: str = "127.0.0.1"
     listen_port: int = Field(7000, ge=0, le=65535)
+    allow_from: list[Annotated[str, BeforeValidator(_allow_entry)]] = Field(default_factory=list)
     send: bool = False
     send_host: str = "127.0.0.1"
     send_port: int = Field(7001, ge=1, le=65535)
@@ -612,6 +629,38 @@ def resolve_preset_path(name_or_path: str | os.PathLike, directory: Path | None 
         return candidate
     names = ", ".join(sorted(f.stem for f in directory.glob("*.toml"))) or "none"
     raise PresetError([f"no preset named {text!r} in {_display(directory)}; presets: {names}"])
+
+
+#: A preset name as a control surface may send it: no folders, no leading dot, at most 64 characters.
+_PRESET_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_ .+-]{0,63}")
+
+
+def preset_by_name(name: str, directories: Sequence[Path]) -> Path:
+    """The file of preset ``name`` (``club`` or ``club.toml``) in the first of ``directories``
+    that has it; never a path (for names that come from the network).
+
+    Args:
+        name: a bare preset name: letters, digits, ``_ .+-``, at most 64 characters, no ``..``.
+        directories: folders searched in order (e.g. ``presets/`` and the running preset's own).
+
+    Raises:
+        PresetError: ``name`` is not a bare name (it is refused before any file is touched) or
+            no such preset; one line listing the presets there are.
+    """
+    text = str(name)
+    stem = text[:-5] if text.endswith(".toml") else text
+    dirs = [Path(d) for d in dict.fromkeys(str(Path(d).resolve()) for d in directories)]
+    names = sorted({f.stem for d in dirs for f in d.glob("*.toml")})
+    choices = f"presets: {', '.join(names) or 'none'}"
+    where = " or ".join(_display(d) for d in dirs) or "no folder"
+    if not _PRESET_NAME.fullmatch(stem) or ".." in stem:
+        raise PresetError([f"preset {_got(text)} refused: presets are chosen by name from {where}, "
+                           f"never by path; {choices}"])
+    for d in dirs:
+        candidate = d / f"{stem}.toml"
+        if candidate.is_file():
+            return candidate
+    raise PresetError([f"no preset named {stem!r} in {where}; {choices}"])
 
 
 def parse_preset(text: str, path: Path | None = None) -> Preset:
