@@ -35,6 +35,8 @@ class RunOptions:
             leaves the CPU (and Python's GIL) to the audio callback and the analysis.
         preset: preset name (in presets/) or path; None: the default preset. Its audio and
             output sections give defaults that the options above override.
+        osc_host: the address OSC input listens on (None: the preset's ``osc.listen_host``,
+            127.0.0.1 unless it says otherwise); only used when the preset has ``osc.listen``.
     """
 
     input_path: str | None = None
@@ -47,6 +49,7 @@ class RunOptions:
     duration: float | None = None
     render_scale: float | None = None
     preset: str | None = None
+    osc_host: str | None = None
 
 
 #: Pixels a software renderer can composite per frame while leaving the GIL and the CPU to
@@ -140,7 +143,8 @@ def run_live(opts: RunOptions, log=print) -> dict:
         return max(2, int(size[0] * scale)), max(2, int(size[1] * scale))
 
     latest = LatestState()
-    show = Show(ctx, scaled(window.get_framebuffer_size()), preset, latest.get, analyzer=analyzer, say=log)
+    show = Show(ctx, scaled(window.get_framebuffer_size()), preset, latest.get, analyzer=analyzer, say=log,
+                osc_host=opts.osc_host)
     log(f"preset: {preset.name or 'default'}")
     blitter = ScreenBlitter(ctx)
     banner = pyglet.text.Label("NO INPUT", font_size=36, weight="bold", color=(255, 80, 80, 255),
