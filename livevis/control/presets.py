@@ -770,19 +770,24 @@ class PresetWatcher:
     """Watches one preset file; ``poll()`` is cheap enough to call every frame.
 
     ``poll()`` stats the file at most every ``interval_s`` seconds (a time comparison
-    otherwise). When its mtime or size changed it re-reads and validates it and returns the new
-    :class:`Preset`, or the :class:`PresetError` (the caller keeps the running preset and shows
-    the error). While the file is missing (an editor replacing it) it returns None.
+    otherwise). A change (mtime or size) is taken only once the file has stayed the same for
+    ``settle_s`` seconds, so a file still being written is never read; then it is read and
+    validated, and :meth:`poll` returns the new :class:`Preset`, or the :class:`PresetError`
+    (the caller keeps the running preset and shows the error). A file that changes while it is
+    read waits for the next settle. While the file is missing (an editor replacing it) it
+    returns None.
 
     Args:
         path: the preset file.
         interval_s: minimum seconds between stats, >= 0.
+        settle_s: seconds the file must stay unchanged before it is read, >= 0.
         clock: monotonic clock (for tests).
     """
 
-    def __init__(self, path: str | os.PathLike, interval_s: float = 0.25,
+    def __init__(self, path: str | os.PathLike, interval_s: float = 0.1, settle_s: float = 0.2,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.interval_s = float(interval_s)
+        self.settle_s = float(settle_s)
         self._clock = clock
         self.path = Path(path)
 
@@ -795,6 +800,7 @@ class PresetWatcher:
         """Watch another file (after a preset switch); its current contents count as seen."""
         self._path = Path(value)
         self._sig = self._signature()
+        self._changed: tuple[tuple[int, int], float] | None = None  # (new signature, first seen)
         self._next = self._clock() + self.interval_s
 
     def _signature(self) -> tuple[int, int] | None:
@@ -805,19 +811,30 @@ class PresetWatcher:
         return (st.st_mtime_ns, st.st_size)
 
     def poll(self) -> Preset | PresetError | None:
-        """None when nothing changed; else the reloaded Preset or the PresetError."""
+        """None when nothing changed (or a change is still settling); else the reloaded Preset
+        or the PresetError."""
         now = self._clock()
         if now < self._next:
             return None
         self._next = now + self.interval_s
         sig = self._signature()
         if sig is None or sig == self._sig:
+            self._changed = None
             return None
-        self._sig = sig
+        if self._changed is None or self._changed[0] != sig:
+            self._changed = (sig, now)  # still being written, perhaps: wait until it settles
+            return None
+        if now - self._changed[1] < self.settle_s:
+            return None
         try:
-            return load_preset(self._path)
+            preset = load_preset(self._path)
         except PresetError as err:
-            return err
+            preset = err
+        if self._signature() != sig:  # written to while we read it
+            self._changed = None
+            return None
+        self._sig, self._changed = sig, None
+        return preset
 
 
 # --------------------------------------------------------------------------- crossfade
