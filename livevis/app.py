@@ -100,7 +100,8 @@ def run_live(opts: RunOptions, log=print) -> dict:
     """Run the live show until the window is closed, the file ends or ``duration`` passes.
 
     Returns:
-        Run statistics: frames drawn, analysis hops, mean fps, skipped samples, overflows, errors.
+        Run statistics: frames drawn, analysis hops, mean fps, skipped samples, overflows, device
+        underruns, errors.
 
     Raises:
         LivevisError: unreadable file or preset, unknown/unopenable device, no display.
@@ -214,6 +215,7 @@ def run_live(opts: RunOptions, log=print) -> dict:
     elapsed = time.monotonic() - t0
     stats.update(hops=worker.stats.hops, fps=stats["frames"] / max(elapsed, 1e-9),
                  skipped_samples=worker.stats.skipped_samples, overflows=source.ring.overflows,
+                 underruns=source.xruns.underruns,
                  errors=worker.stats.errors)
     if worker.stats.errors:
         log(f"{worker.stats.errors} analysis errors (see the log file)")
