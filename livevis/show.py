@@ -18,10 +18,10 @@ from pathlib import Path
 import moderngl
 import numpy as np
 
-from livevis.errors import LivevisError
 from livevis import PRESETS_DIR
 from livevis.control.presets import (Crossfade, Preset, PresetError, PresetWatcher, load_preset, preset_by_name,
                                      preset_names)
+from livevis.errors import LivevisError
 from livevis.render.shaders import load_program
 from livevis.scene import latent_layers, make_compositor
 from livevis.state import AnalysisState

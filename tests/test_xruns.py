@@ -15,7 +15,7 @@ from tests.test_live_capture import _pulse_ready
 
 from livevis.audio.xruns import XrunCounter
 from livevis.overlay import overlay_lines
-from livevis.state import AnalysisState, LatestState
+from livevis.state import LatestState
 
 
 @pytest.mark.skipif(not _pulse_ready(), reason="needs a PulseAudio server (tools/start-audio-server.sh)")
