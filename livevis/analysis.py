@@ -148,7 +148,9 @@ class AnalysisThread(threading.Thread):
     Args:
         source: an object with ``ring`` (:class:`RingBuffer`), ``clock`` (:class:`StreamClock`)
             and ``sample_rate`` attributes, such as a file player or a live input; if it has a
-            ``supervise()`` method (device-loss recovery), it is called every loop.
+            ``supervise()`` method (device-loss recovery), it is called every loop; if it has an
+            ``xruns`` counter (:class:`~livevis.audio.xruns.XrunCounter`), its underruns are
+            published in the state and logged once a second while they last.
         analyzer: the pipeline.
         latest: where states are published.
         max_backlog_s: if more than this much audio is waiting (analysis overloaded), older
@@ -178,12 +180,19 @@ class AnalysisThread(threading.Thread):
             try:
                 if supervise is not None:
                     supervise()
+                xruns = getattr(self.source, "xruns", None)
+                if xruns is not None:
+                    xruns.report()
                 if not self._step():
                     time.sleep(0.005)
             except Exception:  # never let one bad block end the show
                 self.stats.errors += 1
                 log.exception("analysis error (%d so far); continuing", self.stats.errors)
                 time.sleep(0.05)
+
+    def _underruns(self) -> int:
+        xruns = getattr(self.source, "xruns", None)
+        return xruns.underruns if xruns is not None else 0
 
     def _skipped_hops(self) -> int:
         return int(self.stats.skipped_samples / self.source.sample_rate / self.analyzer.hop_s)
@@ -208,12 +217,12 @@ class AnalysisThread(threading.Thread):
             alive = clock.alive()
             current = self.latest.get()
             if current.input_ok != alive:
-                self.latest.publish(current.with_input(alive, ring.overflows, self._skipped_hops()))
+                self.latest.publish(current.with_input(alive, ring.overflows, self._skipped_hops(), self._underruns()))
             return False
         states = self.analyzer.feed(block)
         if states:
             self.published_arrival = arrival_time
-            self.latest.publish(states[-1].with_input(True, ring.overflows, self._skipped_hops()))
+            self.latest.publish(states[-1].with_input(True, ring.overflows, self._skipped_hops(), self._underruns()))
             self.stats.hops += len(states)
             if self.stats.latencies is not None and arrival_time > 0:
                 # the newest sample used arrived at or before arrival_time

@@ -35,6 +35,8 @@ class RunOptions:
             leaves the CPU (and Python's GIL) to the audio callback and the analysis.
         preset: preset name (in presets/) or path; None: the default preset. Its audio and
             output sections give defaults that the options above override.
+        osc_host: the address OSC input listens on (None: the preset's ``osc.listen_host``,
+            127.0.0.1 unless it says otherwise); only used when the preset has ``osc.listen``.
     """
 
     input_path: str | None = None
@@ -47,6 +49,7 @@ class RunOptions:
     duration: float | None = None
     render_scale: float | None = None
     preset: str | None = None
+    osc_host: str | None = None
 
 
 #: Pixels a software renderer can composite per frame while leaving the GIL and the CPU to
@@ -97,7 +100,8 @@ def run_live(opts: RunOptions, log=print) -> dict:
     """Run the live show until the window is closed, the file ends or ``duration`` passes.
 
     Returns:
-        Run statistics: frames drawn, analysis hops, mean fps, skipped samples, overflows, errors.
+        Run statistics: frames drawn, analysis hops, mean fps, skipped samples, overflows, device
+        underruns, errors.
 
     Raises:
         LivevisError: unreadable file or preset, unknown/unopenable device, no display.
@@ -108,7 +112,7 @@ def run_live(opts: RunOptions, log=print) -> dict:
     from livevis.audio.playback import FilePlayer
     from livevis.emotion import load_emotion_model
     from livevis.overlay import OverlayView
-    from livevis.presets import Preset, load_preset
+    from livevis.control.presets import Preset, load_preset
     from livevis.render import ScreenBlitter
     from livevis.show import Show
 
@@ -140,7 +144,8 @@ def run_live(opts: RunOptions, log=print) -> dict:
         return max(2, int(size[0] * scale)), max(2, int(size[1] * scale))
 
     latest = LatestState()
-    show = Show(ctx, scaled(window.get_framebuffer_size()), preset, latest.get, analyzer=analyzer, say=log)
+    show = Show(ctx, scaled(window.get_framebuffer_size()), preset, latest.get, analyzer=analyzer, say=log,
+                osc_host=opts.osc_host)
     log(f"preset: {preset.name or 'default'}")
     blitter = ScreenBlitter(ctx)
     banner = pyglet.text.Label("NO INPUT", font_size=36, weight="bold", color=(255, 80, 80, 255),
@@ -210,6 +215,7 @@ def run_live(opts: RunOptions, log=print) -> dict:
     elapsed = time.monotonic() - t0
     stats.update(hops=worker.stats.hops, fps=stats["frames"] / max(elapsed, 1e-9),
                  skipped_samples=worker.stats.skipped_samples, overflows=source.ring.overflows,
+                 underruns=source.xruns.underruns,
                  errors=worker.stats.errors)
     if worker.stats.errors:
         log(f"{worker.stats.errors} analysis errors (see the log file)")

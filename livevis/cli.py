@@ -20,6 +20,16 @@ def _size(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def _ip(text: str) -> str:
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an IP address such as 127.0.0.1, 0.0.0.0 or 192.168.1.20, "
+                                         f"got {text!r}") from None
+
+
 def _add_window_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", metavar="NAME|PATH", help="preset from presets/ or a .toml file (default: built-in)")
     mode = p.add_mutually_exclusive_group()
@@ -32,6 +42,8 @@ def _add_window_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds")
     p.add_argument("--render-scale", type=float, metavar="S",
                    help="render at S x the window size, 0 < S <= 1 (default: 1 on a GPU, at most 640x360 on software OpenGL)")
+    p.add_argument("--osc-host", type=_ip, metavar="ADDRESS",
+                   help="address OSC input listens on when the preset listens (default: the preset's, 127.0.0.1)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,7 +82,8 @@ def _cmd_run(args, input_path) -> int:
 
     opts = RunOptions(input_path=input_path, device=getattr(args, "device", None), output_device=args.output_device,
                       fullscreen=args.fullscreen, screen=args.screen, size=args.size, model=args.model,
-                      duration=args.duration, render_scale=args.render_scale, preset=args.preset)
+                      duration=args.duration, render_scale=args.render_scale, preset=args.preset,
+                      osc_host=args.osc_host)
     def say(message: str) -> None:
         print(message, flush=True)
         logging.getLogger("livevis").info("%s", message)
@@ -85,7 +98,7 @@ def _cmd_render(args) -> int:
     from livevis.audio.decode import load_audio
     from livevis.emotion import load_emotion_model
     from livevis.offline import render_file
-    from livevis.presets import Preset, load_preset
+    from livevis.control.presets import Preset, load_preset
     from livevis.scene import OfflineScene, offscreen_context
 
     load_audio(args.input)  # fail fast with a clear message before any GL or model work
@@ -102,7 +115,7 @@ def _cmd_render(args) -> int:
 
 
 def _cmd_presets() -> int:
-    from livevis.presets import list_presets
+    from livevis.control.presets import list_presets
 
     bad = 0
     for name, path, error in list_presets():

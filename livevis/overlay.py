@@ -172,6 +172,8 @@ def overlay_lines(state: Any, *, fps: float, preset: str, fade: float | None = N
         input_line += "  NO INPUT"
     if getattr(state, "overflows", 0):
         input_line += f"  overflows {state.overflows}"
+    if getattr(state, "underruns", 0):
+        input_line += f"  underruns {state.underruns}"
     lines.append(input_line)
     bpm_override = params.get("tempo.bpm", 0.0)
     tempo = f"tempo   {state.tempo:6.1f} BPM"

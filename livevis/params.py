@@ -352,7 +352,7 @@ def _bg_range(v: float) -> tuple[float, float]:
 
 
 def preset_param_specs(preset: Any) -> list[tuple[ParamSpec, float]]:
-    """Every live parameter a :class:`~livevis.presets.Preset` has, with its preset value.
+    """Every live parameter a :class:`~livevis.control.presets.Preset` has, with its preset value.
 
     Global: ``master.brightness`` [0, 2], ``master.blackout``/``master.freeze`` (bool),
     ``master.speed`` [0, 4], ``master.crossfade_s`` [0, 60], ``tempo.bpm`` [0, 300] (0: follow the

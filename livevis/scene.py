@@ -101,7 +101,7 @@ def make_compositor(ctx: moderngl.Context, width: int, height: int, preset=None)
     """A :class:`Compositor` of ``width`` × ``height`` pixels with the preset's layers, bottom
     first (None: the default preset's layers — a shader background and the AU face)."""
     if preset is None:
-        from livevis.presets import Preset
+        from livevis.control.presets import Preset
 
         preset = Preset()
     return Compositor(ctx, width, height, [build_layer(ctx, spec, preset) for spec in preset.layers])
@@ -134,7 +134,7 @@ class OfflineScene:
 
     def __init__(self, ctx: moderngl.Context, width: int, height: int, preset=None, say=print, weights=None) -> None:
         from livevis.latent_layer import LatentLayerDriver
-        from livevis.presets import Preset
+        from livevis.control.presets import Preset
 
         preset = preset if preset is not None else Preset()
         self.compositor = make_compositor(ctx, width, height, preset)

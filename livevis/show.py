@@ -13,12 +13,15 @@ import collections
 import logging
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import moderngl
 import numpy as np
 
+from livevis import PRESETS_DIR
+from livevis.control.presets import (Crossfade, Preset, PresetError, PresetWatcher, load_preset, preset_by_name,
+                                     preset_names)
 from livevis.errors import LivevisError
-from livevis.presets import Crossfade, Preset, PresetError, PresetWatcher, load_preset, preset_names
 from livevis.render.shaders import load_program
 from livevis.scene import latent_layers, make_compositor
 from livevis.state import AnalysisState
@@ -41,21 +44,23 @@ class Show:
             follow the preset (None offline/tests).
         control: open the preset's MIDI/OSC ports (a :class:`~livevis.control.ControlHub`).
         say: callable receiving one-line messages for the operator (log and overlay).
+        osc_host: the address OSC input listens on, overriding every preset's (None: the preset's).
     """
 
     def __init__(self, ctx: moderngl.Context, size: tuple[int, int], preset: Preset, get_state,
-                 analyzer=None, control: bool = True, say=print) -> None:
+                 analyzer=None, control: bool = True, say=print, osc_host: str | None = None) -> None:
         from livevis.control import ControlHub
         from livevis.overlay import ShowUI
 
         self.ctx, self.size, self.get_state, self.analyzer, self.say = ctx, tuple(size), get_state, analyzer, say
         self.preset = preset
-        self.hub = ControlHub(preset, get_state, log=say)
+        self.hub = ControlHub(preset, get_state, log=say, osc_host=osc_host)
         if control:
             self.hub.start()
         self.registry = self.hub.registry
         self.ui = ShowUI()
         self.error: str | None = None
+        self.switches = 0  # scenes built by preset switches and reloads
         self.watcher = PresetWatcher(preset.source) if preset.source is not None else None
         self.compositor = make_compositor(ctx, *self.size, preset)
         self.drivers = self._drivers(preset, self.compositor)
@@ -102,6 +107,7 @@ class Show:
         except LivevisError as err:
             self._report(PresetError([f"{preset.source or preset.name}: {err}"], preset.source))
             return
+        self.switches += 1
         self.hub.apply(preset)
         self._release_old()
         self._old, self._old_drivers = self.compositor, self.drivers
@@ -159,43 +165,71 @@ class Show:
                 self._report(result)  # keep the running preset
             elif result is not None:
                 self.switch_to(result)
+        target = None  # coalesced: however many preset changes were queued, one load per frame
         for event in self.hub.events.drain():
-            self._event(event)
+            target = self._event(event, target)
+        if target is not None:
+            self._load_target(*target)
 
-    def _event(self, event) -> None:
+    def _event(self, event, target):
+        """Act on one control event; preset changes only update and return ``target``
+        (``(name, by_name_only)``, the latest wins; next/previous step from it)."""
         from livevis.overlay import apply_action
-        from livevis.presets import save_learned_mapping
+        from livevis.control.presets import save_learned_mapping
 
         if event.kind == "preset":
-            self.load(str(event.value))
-        elif event.kind == "preset_next":
-            self.step_preset(1)
-        elif event.kind == "preset_prev":
-            self.step_preset(-1)
-        elif event.kind == "preset_index":
-            names = preset_names()
-            if names:
-                self.load(names[int(event.value) % len(names)])
-        elif event.kind == "learned" and hasattr(event.value, "cc") and self.preset.source is not None:
+            return str(event.value), event.source == "osc"
+        if event.kind in ("preset_next", "preset_prev"):
+            return self._nav_target(event.kind, target)
+        if event.kind == "preset_index":
+            count = len(preset_names())
+            return self._nav_target(f"preset:{int(event.value) % count + 1}", target) if count else target
+        if event.kind == "learned" and hasattr(event.value, "cc") and self.preset.source is not None:
             try:
                 save_learned_mapping(self.preset.source, event.value)
                 self.ui.say(f"learned {event.value.param} ← CC {event.value.cc}")
             except PresetError as err:
                 self._report(err)
         elif event.kind == "action":
-            self.navigate(apply_action(str(event.value), self.ui, self.registry, self.hub.learn, self.hub.tapper))
+            nav = apply_action(str(event.value), self.ui, self.registry, self.hub.learn, self.hub.tapper)
+            return self._nav_target(nav, target)
+        return target
+
+    def _step_name(self, names: list[str], target, step: int) -> str:
+        if target is not None:
+            current = Path(target[0]).stem
+        else:
+            current = self.preset.source.stem if self.preset.source is not None else self.preset.name
+        i = names.index(current) if current in names else -1
+        return names[(i + step) % len(names)]
+
+    def _nav_target(self, nav: str | None, target):
+        if nav in ("preset_next", "preset_prev"):
+            names = preset_names()
+            return (self._step_name(names, target, 1 if nav == "preset_next" else -1), True) if names else target
+        if nav and nav.startswith("preset:"):
+            names = preset_names()
+            index = int(nav.split(":", 1)[1]) - 1
+            return (names[index], True) if 0 <= index < len(names) else target
+        return target
+
+    def _load_target(self, name: str, by_name_only: bool) -> None:
+        """Load a preset chosen by a control: by name only (presets/ or the running preset's
+        folder; a path is refused, logged and never opened) when it came from the network."""
+        if not by_name_only:
+            self.load(name)
+            return
+        folders = [PRESETS_DIR] + ([self.preset.source.parent] if self.preset.source is not None else [])
+        try:
+            self.switch_to(load_preset(preset_by_name(name, folders)))
+        except PresetError as err:
+            self._report(err)
 
     def navigate(self, nav: str | None) -> None:
         """Carry out a preset navigation returned by :func:`livevis.overlay.apply_action`."""
-        if nav == "preset_next":
-            self.step_preset(1)
-        elif nav == "preset_prev":
-            self.step_preset(-1)
-        elif nav and nav.startswith("preset:"):
-            names = preset_names()
-            index = int(nav.split(":", 1)[1]) - 1
-            if 0 <= index < len(names):
-                self.load(names[index])
+        target = self._nav_target(nav, None)
+        if target is not None:
+            self._load_target(*target)
 
     def key(self, symbol_string: str, modifiers: int = 0) -> None:
         """Handle a keyboard shortcut by pyglet symbol string (``"B"``, ``"RIGHT"``, ``"_1"``)."""

@@ -46,6 +46,7 @@ class AnalysisState:
         input_ok: False while the audio input is stalled or failing ("no input" state).
         overflows: count of audio blocks dropped because the ring buffer was full.
         skipped_hops: hops of audio the analysis skipped because it fell behind (overload).
+        underruns: audio device underruns (playback or capture) reported so far.
     """
 
     time: float = 0.0
@@ -64,11 +65,14 @@ class AnalysisState:
     input_ok: bool = True
     overflows: int = 0
     skipped_hops: int = 0
+    underruns: int = 0
 
-    def with_input(self, ok: bool, overflows: int | None = None, skipped_hops: int | None = None) -> "AnalysisState":
+    def with_input(self, ok: bool, overflows: int | None = None, skipped_hops: int | None = None,
+                   underruns: int | None = None) -> "AnalysisState":
         """Return a copy with ``input_ok`` (and optionally the overload counters) replaced."""
         return replace(self, input_ok=ok, overflows=self.overflows if overflows is None else overflows,
-                       skipped_hops=self.skipped_hops if skipped_hops is None else skipped_hops)
+                       skipped_hops=self.skipped_hops if skipped_hops is None else skipped_hops,
+                       underruns=self.underruns if underruns is None else underruns)
 
 
 class LatestState:

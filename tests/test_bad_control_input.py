@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from livevis.params import Mapping, registry_for_preset
-from livevis.presets import Preset, PresetError, load_preset, parse_preset
+from livevis.control.presets import Preset, PresetError, load_preset, parse_preset
 
 KEYS = ["layers", "background", "face", "latent", "emotion", "audio", "output", "midi", "osc", "params",
         "crossfade_s", "palette", "name", "blend", "opacity", "kind", "attack_s", "resolution", "fps"]

@@ -491,7 +491,7 @@ def test_offline_driver_glides_between_hops_on_the_energy(cache):
     shared_file("assets/taef2/taef2_decoder.pth")
     pytest.importorskip("torch", reason="the first-use ONNX export needs torch (the train extra)")
     from livevis.latent_layer import LatentLayerDriver
-    from livevis.presets import load_preset
+    from livevis.control.presets import load_preset
 
     class Capture:
         def __init__(self):

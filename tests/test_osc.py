@@ -11,7 +11,7 @@ from tests.conftest import wait_for
 
 from livevis.control import ControlEvents
 from livevis.params import ParamRegistry, apply_preset
-from livevis.presets import load_preset, parse_preset
+from livevis.control.presets import load_preset, parse_preset
 from livevis.state import AU_NAMES, AnalysisState, LatestState
 
 pytest.importorskip("pythonosc", reason="needs python-osc (pip install python-osc)")
@@ -140,7 +140,7 @@ def test_analysis_goes_out_as_osc():
 
 def test_control_hub_wires_osc_in_and_out_from_a_preset():
     from livevis.control import ControlHub
-    from livevis.presets import load_preset
+    from livevis.control.presets import load_preset
 
     received = []
     disp = dispatcher.Dispatcher()

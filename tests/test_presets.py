@@ -10,7 +10,7 @@ import pytest
 
 from livevis import PRESETS_DIR
 from livevis.params import ParamRegistry, apply_preset, registry_for_preset
-from livevis.presets import (Crossfade, MidiMapping, Preset, PresetError, PresetWatcher, interpolate,
+from livevis.control.presets import (Crossfade, MidiMapping, Preset, PresetError, PresetWatcher, interpolate,
                              list_presets, load_preset, preset_names, save_learned_mapping)
 
 SHIPPED = ("club", "ambient", "accessibility", "portrait", "keyframes")
@@ -205,33 +205,41 @@ def test_list_presets_reports_invalid_files(tmp_path):
 def test_watcher_reloads_on_save_and_keeps_errors_separate(tmp_path):
     path = write(tmp_path / "live.toml", "[face]\nscale = 1.0\n")
     now = [0.0]
-    w = PresetWatcher(path, interval_s=0.1, clock=lambda: now[0])
+    w = PresetWatcher(path, interval_s=0.1, settle_s=0.2, clock=lambda: now[0])
     assert w.poll() is None  # unchanged
     write(path, "[face]\nscale = 2.0\n")
     bump_mtime(path)
     assert w.poll() is None  # throttled: not yet time to stat
     now[0] = 0.2
+    assert w.poll() is None  # changed: wait until it has stayed so for 0.2 s
+    now[0] = 0.3
+    assert w.poll() is None
+    now[0] = 0.45
     got = w.poll()
     assert isinstance(got, Preset) and got.face.scale == 2.0
-    now[0] = 0.4
+    now[0] = 0.6
     assert w.poll() is None  # seen already
     write(path, '[face]\nscale = "huge"\n')
     bump_mtime(path)
-    now[0] = 0.6
+    now[0] = 0.8
+    assert w.poll() is None
+    now[0] = 1.05
     err = w.poll()
     assert isinstance(err, PresetError) and "face.scale" in str(err) and "live.toml" in str(err)
     path.unlink()  # an editor replacing the file: no event while it is missing
-    now[0] = 0.8
+    now[0] = 1.2
     assert w.poll() is None
     write(path, "[face]\nscale = 0.5\n")
-    now[0] = 1.0
+    now[0] = 1.4
+    assert w.poll() is None
+    now[0] = 1.65
     fixed = w.poll()
     assert isinstance(fixed, Preset) and fixed.face.scale == 0.5
 
 
 def test_watcher_poll_is_cheap_enough_for_every_frame(tmp_path):
     path = write(tmp_path / "p.toml", "")
-    w = PresetWatcher(path, interval_s=0.0)  # stat on every call: the worst case
+    w = PresetWatcher(path, interval_s=0.0, settle_s=0.0)  # stat on every call: the worst case
     t0 = time.perf_counter()
     for _ in range(2000):
         assert w.poll() is None
@@ -240,6 +248,7 @@ def test_watcher_poll_is_cheap_enough_for_every_frame(tmp_path):
     # and a reload (parse + validate) fits well inside a 60 fps frame
     write(path, (PRESETS_DIR / "club.toml").read_text())
     bump_mtime(path)
+    assert w.poll() is None  # the change is seen; it is read on the next poll
     t0 = time.perf_counter()
     assert isinstance(w.poll(), Preset)
     assert time.perf_counter() - t0 < 0.05
@@ -247,11 +256,12 @@ def test_watcher_poll_is_cheap_enough_for_every_frame(tmp_path):
 
 def test_watcher_can_follow_a_preset_switch(tmp_path):
     a, b = write(tmp_path / "a.toml", ""), write(tmp_path / "b.toml", "")
-    w = PresetWatcher(a, interval_s=0)
+    w = PresetWatcher(a, interval_s=0, settle_s=0)
     w.path = b
     assert w.poll() is None
     write(b, "crossfade_s = 9\n")
     bump_mtime(b)
+    assert w.poll() is None
     assert w.poll().crossfade_s == 9
 
 

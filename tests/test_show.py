@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from livevis.presets import load_preset
+from livevis.control.presets import load_preset
 from livevis.state import AnalysisState
 
 

@@ -60,7 +60,7 @@ def test_noise_gate_and_agc_limits(music):
 
 def test_preset_sets_the_conditioning():
     from livevis.conditioning import settings_from_preset
-    from livevis.presets import load_preset
+    from livevis.control.presets import load_preset
 
     settings = settings_from_preset(load_preset("accessibility").audio)
     assert settings.agc and settings.max_gain_db == 30.0 and settings.gate_db == -58.0

@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=120)
     args = ap.parse_args(argv)
 
-    from livevis.presets import Preset, load_preset
+    from livevis.control.presets import Preset, load_preset
     from livevis.scene import OfflineScene, offscreen_context
     from livevis.state import AnalysisState
 

@@ -57,7 +57,7 @@ MAIN_AUS = ("AU01", "AU04", "AU06", "AU12", "AU15", "AU26")
 
 def load(name: str):
     """A preset by name (``default``: the built-in preset)."""
-    from livevis.presets import Preset, load_preset
+    from livevis.control.presets import Preset, load_preset
 
     return Preset() if name == "default" else load_preset(name)
 
@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fps", type=int, default=10, help="render rate for --clips (default 10)")
     ap.add_argument("--save", type=Path, help="folder to save the expression sheets to")
     args = ap.parse_args(argv)
-    from livevis.presets import preset_names
+    from livevis.control.presets import preset_names
     from livevis.scene import offscreen_context
 
     presets = args.preset or ["default"] + preset_names()

@@ -8,6 +8,7 @@ import numpy as np
 import sounddevice as sd
 
 from livevis.audio import devices
+from livevis.audio.xruns import XrunCounter
 from livevis.errors import DeviceError
 from livevis.ringbuffer import RingBuffer
 
@@ -46,24 +47,29 @@ class AudioCapture:
         device: None for the default input, an index, or a unique name substring.
         ring_seconds: ring buffer capacity in seconds.
         blocksize: frames per callback (0 lets PortAudio choose).
+        xruns: where to count the stream's underruns/overflows (a new counter if None; a
+            reopened device passes the old one on so totals survive).
 
     Attributes:
         sample_rate: capture rate in Hz (the device's default rate).
         ring: the :class:`RingBuffer` the callback fills (mono, ``sample_rate``).
         clock: the :class:`StreamClock` stamped by each callback.
+        xruns: the :class:`~livevis.audio.xruns.XrunCounter` of what PortAudio reports.
 
     Raises:
         DeviceError: on an unknown device or one that cannot be opened; the message lists
             the inputs there are.
     """
 
-    def __init__(self, device: str | int | None = None, ring_seconds: float = 4.0, blocksize: int = 512) -> None:
+    def __init__(self, device: str | int | None = None, ring_seconds: float = 4.0, blocksize: int = 512,
+                 xruns: XrunCounter | None = None) -> None:
         self.device = devices.resolve(device, "input")
         info = sd.query_devices(self.device)
         self.device_name = info["name"]
         self.sample_rate = int(info["default_samplerate"])
         self.ring = RingBuffer(int(ring_seconds * self.sample_rate))
         self.clock = StreamClock()
+        self.xruns = xruns if xruns is not None else XrunCounter("capture")
         try:
             self._stream = sd.InputStream(
                 device=self.device, channels=1, samplerate=self.sample_rate, dtype="float32",
@@ -76,6 +82,7 @@ class AudioCapture:
             ) from None
 
     def _callback(self, indata: np.ndarray, frames: int, time_info, status) -> None:
+        self.xruns.note(status)
         if status.input_overflow:
             self.ring.overflows += 1
         self.ring.write(indata[:, 0])

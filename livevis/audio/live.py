@@ -55,6 +55,11 @@ class LiveInput:
         return self.capture.clock
 
     @property
+    def xruns(self):
+        """Underruns/overflows of the input, counted across reopens."""
+        return self.capture.xruns
+
+    @property
     def device(self) -> int:
         """PortAudio index of the open device (it may change when the device is reopened)."""
         return self.capture.device
@@ -110,7 +115,7 @@ class LiveInput:
                 # its client is in trouble; JACK ports persist anyway, so only re-scan others.
                 sd._terminate()
                 sd._initialize()
-            capture = AudioCapture(self.device_name)
+            capture = AudioCapture(self.device_name, xruns=self.capture.xruns)
             capture.start()
         except (DeviceError, sd.PortAudioError) as err:
             log.info("audio input %r not available yet (%s); next try in %.1f s", self.device_name, err, self._backoff)

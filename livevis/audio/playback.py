@@ -15,6 +15,7 @@ import sounddevice as sd
 from livevis.audio import devices
 from livevis.audio.capture import StreamClock
 from livevis.audio.decode import load_audio
+from livevis.audio.xruns import XrunCounter
 from livevis.errors import DeviceError
 from livevis.ringbuffer import RingBuffer
 
@@ -31,6 +32,7 @@ class FilePlayer:
         sample_rate: playback rate in Hz (the output device's default rate).
         ring: mono float32 copy of the played samples, at ``sample_rate``.
         clock: stamped once per output callback.
+        xruns: the :class:`~livevis.audio.xruns.XrunCounter` of the underruns PortAudio reports.
         output_latency: output latency in seconds reported by PortAudio.
         finished: event set when the whole file has been played.
 
@@ -48,6 +50,7 @@ class FilePlayer:
         self.mono = np.ascontiguousarray(self.audio.mean(axis=1), dtype=np.float32)
         self.ring = RingBuffer(int(ring_seconds * self.sample_rate))
         self.clock = StreamClock()
+        self.xruns = XrunCounter("playback")
         self.finished = threading.Event()
         self.position = 0  # frames played so far
         try:
@@ -68,6 +71,7 @@ class FilePlayer:
         return self.audio.shape[0] / self.sample_rate
 
     def _callback(self, outdata: np.ndarray, frames: int, time_info, status) -> None:
+        self.xruns.note(status)
         start = self.position
         n = min(frames, self.audio.shape[0] - start)
         outdata[:n] = self.audio[start:start + n]

@@ -21,7 +21,7 @@ from typing import Any
 #: Event kinds put on the queue:
 #: ``preset`` (value: preset name), ``preset_next`` / ``preset_prev`` (value: None),
 #: ``preset_index`` (value: 0-based index into the preset list), ``tap`` (value: BPM or None),
-#: ``learned`` (value: :class:`~livevis.presets.MidiMapping` or ``OscMapping``),
+#: ``learned`` (value: :class:`~livevis.control.presets.MidiMapping` or ``OscMapping``),
 #: ``action`` (value: a shortcut action name, see :mod:`livevis.overlay`).
 EVENT_KINDS: tuple[str, ...] = ("preset", "preset_next", "preset_prev", "preset_index", "tap", "learned", "action")
 
@@ -190,6 +190,15 @@ class ClockTempo:
         return 60.0 / (span / n * self.PPQN)
 
 
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 class ControlHub:
     """Everything external control needs for one show, wired from a preset.
 
@@ -200,15 +209,17 @@ class ControlHub:
     use) is logged and left out: the show goes on without it.
 
     Args:
-        preset: the starting :class:`~livevis.presets.Preset`.
+        preset: the starting :class:`~livevis.control.presets.Preset`.
         get_state: returns the newest analysis state (``LatestState.get``); never blocks.
         log: one-line logger.
+        osc_host: the address OSC input listens on whatever the presets say (``--osc-host``);
+            None: each preset's ``osc.listen_host`` (default 127.0.0.1).
 
     Use: ``hub.start()`` once; each frame ``hub.registry.snapshot()`` and ``hub.events.drain()``;
     on a preset switch or hot reload ``hub.apply(new_preset)``; at exit ``hub.close()``.
     """
 
-    def __init__(self, preset: Any, get_state: Any, log: Any = print) -> None:
+    def __init__(self, preset: Any, get_state: Any, log: Any = print, osc_host: str | None = None) -> None:
         from livevis.params import ParamRegistry, apply_preset
 
         self.registry = ParamRegistry()
@@ -219,6 +230,7 @@ class ControlHub:
         self.preset = preset
         self.get_state = get_state
         self.log = log
+        self.osc_host = osc_host
         self.midi = None
         self.osc = None
         self._midi_out = None
@@ -290,11 +302,17 @@ class ControlHub:
             self.osc = OscControl(self.registry, self.events, self.learn)
             self.osc.tapper = self.tapper
             self.osc.configure(o)
-            host, port = self.osc.open(o.listen_host, o.listen_port)
-            self.log(f"OSC input on {host}:{port}")
+            host, port = self.osc.open(self._listen_host(o), o.listen_port)
+            self.log(f"OSC input on {host}:{port}" + (f", from {', '.join(o.allow_from)} only" if o.allow_from else ""))
+            if not o.allow_from and not _loopback(host):
+                self._warn(f"OSC input on {host}:{port} accepts any sender that can reach it; "
+                           f"set osc.allow_from to the control surfaces' addresses")
         except Exception as err:
             self.osc = None
             self._warn(f"OSC input off: {err}")
+
+    def _listen_host(self, spec: Any) -> str:
+        return self.osc_host if self.osc_host is not None else spec.listen_host
 
     def _stop_outputs(self) -> None:
         if self._midi_thread is not None:
@@ -329,8 +347,8 @@ class ControlHub:
         if midi_out_changed or osc_out_changed:
             self._stop_outputs()
             self._start_outputs()
-        osc_in_changed = (old.osc.listen, old.osc.listen_host, old.osc.listen_port) != \
-            (preset.osc.listen, preset.osc.listen_host, preset.osc.listen_port)
+        osc_in_changed = (old.osc.listen, self._listen_host(old.osc), old.osc.listen_port) != \
+            (preset.osc.listen, self._listen_host(preset.osc), preset.osc.listen_port)
         if osc_in_changed:
             if self.osc is not None:
                 self.osc.close()

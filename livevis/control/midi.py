@@ -143,7 +143,7 @@ class MidiControl:
         api: ``auto``, ``alsa`` or ``jack``.
         client_name: MIDI client name shown to other software.
 
-    Call :meth:`configure` with a preset's ``midi`` section (:class:`~livevis.presets.MidiSpec`)
+    Call :meth:`configure` with a preset's ``midi`` section (:class:`~livevis.control.presets.MidiSpec`)
     to set mappings and ports, :meth:`open` to start, :meth:`close` to stop. :meth:`handle` is
     the per-message logic (also usable without ports).
     """
@@ -313,7 +313,7 @@ class MidiControl:
     def _control(self, msg, now: float) -> None:
         param = self.learn.take()
         if param is not None:
-            from livevis.presets import MidiMapping
+            from livevis.control.presets import MidiMapping
 
             try:
                 spec = self.registry.spec(param)

@@ -77,19 +77,26 @@ class OscControl:
         self.tapper = TapTempo()
         self._lock = threading.Lock()
         self._mappings: dict[str, list[Mapping]] = {}
-        self._server = None
-        self._thread: threading.Thread | None = None
+        self._receiver = None
+        self._allow: list = []
         self.address: tuple[str, int] | None = None
         self.messages = 0
         self.unknown: list[str] = []  # recent unknown addresses (at most 20)
 
     def configure(self, spec: Any) -> None:
-        """Take address mappings from a preset's ``osc`` section (thread-safe)."""
+        """Take address mappings and the sender allow-list from a preset's ``osc`` section
+        (thread-safe; a running receiver takes the new allow-list at once)."""
+        from livevis.control.osc_receiver import parse_allow_list
+
         maps: dict[str, list[Mapping]] = {}
         for m in spec.mappings:
             maps.setdefault(m.address, []).append(Mapping(m.param, m.min, m.max, m.curve))
+        allow = parse_allow_list(getattr(spec, "allow_from", ()))
         with self._lock:
             self._mappings = maps
+        self._allow = allow
+        if self._receiver is not None:
+            self._receiver.allow = allow
 
     def bind(self, address: str, param: str, lo: float | None = None, hi: float | None = None,
              curve: str = "linear") -> None:
@@ -103,31 +110,34 @@ class OscControl:
     def open(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
         """Listen on UDP ``host:port`` (port 0: a free one); returns the bound address.
 
+        Messages are read by an :class:`~livevis.control.osc_receiver.OscReceiver`: senders
+        outside the allow-list (:meth:`configure`) are ignored, time tags never block it,
+        malformed packets are counted and logged once a second.
+
         Raises:
-            OscError: python-osc missing or the port cannot be bound.
+            OscError: python-osc missing or the address cannot be resolved or bound.
         """
-        dispatcher, osc_server, _ = _osc()
-        disp = dispatcher.Dispatcher()
-        disp.set_default_handler(self._on_message)
+        _osc()
+        from livevis.control.osc_receiver import OscReceiver
+
+        receiver = OscReceiver(self._on_message, allow=self._allow)
         try:
-            self._server = osc_server.BlockingOSCUDPServer((host, port), disp)
+            self.address = receiver.open(host, port)
         except OSError as err:
             raise OscError(f"cannot listen for OSC on {host}:{port}: {err.strerror or err}") from None
-        self.address = self._server.server_address[:2]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="livevis-osc-in", daemon=True)
-        self._thread.start()
+        self._receiver = receiver
         return self.address
 
+    @property
+    def receiver(self):
+        """The running :class:`~livevis.control.osc_receiver.OscReceiver` (None when closed)."""
+        return self._receiver
+
     def close(self) -> None:
-        """Stop the server (idempotent)."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(1.0)
-            self._thread = None
+        """Stop listening (idempotent; returns within ~50 ms, whatever is scheduled)."""
+        receiver, self._receiver = self._receiver, None
+        if receiver is not None:
+            receiver.close()
 
     def __enter__(self) -> "OscControl":
         return self
@@ -135,7 +145,7 @@ class OscControl:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _on_message(self, address: str, *args) -> None:
+    def _on_message(self, address: str, args: tuple, sender: tuple) -> None:
         try:
             self.handle(address, *args)
         except Exception as err:  # a bad message must not stop the server
@@ -169,7 +179,7 @@ class OscControl:
         if name is None:
             param = self.learn.take()
             if param is not None and param in self.registry:
-                from livevis.presets import OscMapping
+                from livevis.control.presets import OscMapping
 
                 spec = self.registry.spec(param)
                 curve = "toggle" if spec.kind == "bool" else "linear"

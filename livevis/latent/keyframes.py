@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,11 +229,22 @@ class LatentCache:
         return None
 
     def put(self, model: str, size: tuple[int, int], sha256: str, latent: np.ndarray) -> None:
+        """Store a latent: written to a uniquely named temporary file beside the entry and renamed
+        into place, so writers in several threads or processes never collide.
+
+        Raises:
+            OSError: the cache folder cannot be created or written.
+        """
         self.directory.mkdir(parents=True, exist_ok=True)
         p = self.path(model, size, sha256)
-        tmp = p.with_name(p.stem + f".tmp{os.getpid()}.npy")
-        np.save(tmp, np.asarray(latent, dtype=np.float32))
-        tmp.replace(p)
+        fd, tmp = tempfile.mkstemp(prefix=p.stem + ".", suffix=".tmp", dir=self.directory)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.save(f, np.asarray(latent, dtype=np.float32))
+            os.replace(tmp, p)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 def load_keyframes(spec, codec, size: tuple[int, int], cache: LatentCache | None = None,

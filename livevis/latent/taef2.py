@@ -14,6 +14,8 @@ Ollin Boer Bohan, MIT): plain ``nn.Sequential`` stacks whose indices match the s
 
 from __future__ import annotations
 
+import os
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -129,11 +131,16 @@ def export_onnx(kind: str, weights: str | Path, out_path: str | Path, fp16: bool
     axes = {0: "batch", 2: "height", 3: "width"}
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_suffix(out_path.suffix + ".tmp")
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # legacy-exporter deprecation and tracer notes
-        torch.onnx.export(module, (dummy,), str(tmp), input_names=names[0], output_names=names[1],
-                          dynamic_axes={names[0][0]: axes, names[1][0]: axes}, opset_version=opset,
-                          dynamo=False)
-    tmp.replace(out_path)
+    fd, tmp = tempfile.mkstemp(prefix=out_path.name + ".", suffix=".tmp", dir=out_path.parent)
+    os.close(fd)
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # legacy-exporter deprecation and tracer notes
+            torch.onnx.export(module, (dummy,), tmp, input_names=names[0], output_names=names[1],
+                              dynamic_axes={names[0][0]: axes, names[1][0]: axes}, opset_version=opset,
+                              dynamo=False)
+        os.replace(tmp, out_path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return out_path

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import tempfile
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
@@ -105,9 +106,10 @@ def fetch(source: str | Path, expected_sha256: str | None, name: str | None = No
     if target.is_file() and sha256_file(target) == expected_sha256.lower():
         return target
     directory.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + f".part{os.getpid()}")
+    fd, name_tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".part", dir=directory)
+    tmp = Path(name_tmp)
     try:
-        with urllib.request.urlopen(source, timeout=timeout) as response, open(tmp, "wb") as out:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(source, timeout=timeout) as response:
             shutil.copyfileobj(response, out, 1 << 20)
     except Exception as err:
         tmp.unlink(missing_ok=True)

@@ -12,6 +12,7 @@ Errors are one line each and name the file, the key and what was expected, e.g.:
 Public API:
 
 * :func:`load_preset` — a name from ``presets/`` or a path → :class:`Preset` (raises :class:`PresetError`).
+* :func:`preset_by_name` — a bare name (from MIDI/OSC) → a file in given folders, never a path.
 * :func:`list_presets` — every ``presets/*.toml`` with its validation error or None.
 * :class:`PresetWatcher` — cheap per-frame ``poll()`` for hot reload.
 * :class:`Crossfade` — a time-based 0→1 ramp for switching presets.
@@ -26,9 +27,9 @@ import re
 import time
 import tomllib
 from pathlib import Path
-from typing import Any, Callable, Literal, Sequence
+from typing import Annotated, Any, Callable, Literal, Sequence
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from livevis import PRESETS_DIR, ROOT, SHADERS_DIR
 from livevis.errors import LivevisError
@@ -423,12 +424,27 @@ class OscMapping(_Model):
     curve: Curve = "linear"
 
 
+def _allow_entry(v: Any) -> str:
+    import ipaddress
+
+    try:
+        ipaddress.ip_network(str(v).strip(), strict=False)
+    except ValueError:
+        raise ValueError(f"expected an IP address or network such as 192.168.1.20 or 192.168.1.0/24, "
+                         f"got {v!r}") from None
+    return str(v).strip()
+
+
 class OscSpec(_Model):
     """OSC input and output.
 
     Attributes:
         listen: receive OSC.
-        listen_host, listen_port: where to listen (port 0: any free port).
+        listen_host: the address to listen on: ``127.0.0.1`` (default: this machine only), a
+            LAN interface's address, or ``0.0.0.0`` (every interface; then set ``allow_from``).
+        listen_port: UDP port, 0..65535 (0: any free port).
+        allow_from: senders accepted, IP addresses or networks (``192.168.1.20``,
+            ``192.168.1.0/24``); empty: any sender that can reach ``listen_host``.
         send: send the analysis.
         send_host, send_port: where to send it.
         send_rate_hz: analysis messages per second, [1, 240].
@@ -436,8 +452,9 @@ class OscSpec(_Model):
     """
 
     listen: bool = False
-    listen_host: str = "0.0.0.0"
+    listen_host: str = "127.0.0.1"
     listen_port: int = Field(7000, ge=0, le=65535)
+    allow_from: list[Annotated[str, BeforeValidator(_allow_entry)]] = Field(default_factory=list)
     send: bool = False
     send_host: str = "127.0.0.1"
     send_port: int = Field(7001, ge=1, le=65535)
@@ -614,6 +631,38 @@ def resolve_preset_path(name_or_path: str | os.PathLike, directory: Path | None 
     raise PresetError([f"no preset named {text!r} in {_display(directory)}; presets: {names}"])
 
 
+#: A preset name as a control surface may send it: no folders, no leading dot, at most 64 characters.
+_PRESET_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_ .+-]{0,63}")
+
+
+def preset_by_name(name: str, directories: Sequence[Path]) -> Path:
+    """The file of preset ``name`` (``club`` or ``club.toml``) in the first of ``directories``
+    that has it; never a path (for names that come from the network).
+
+    Args:
+        name: a bare preset name: letters, digits, ``_ .+-``, at most 64 characters, no ``..``.
+        directories: folders searched in order (e.g. ``presets/`` and the running preset's own).
+
+    Raises:
+        PresetError: ``name`` is not a bare name (it is refused before any file is touched) or
+            no such preset; one line listing the presets there are.
+    """
+    text = str(name)
+    stem = text[:-5] if text.endswith(".toml") else text
+    dirs = [Path(d) for d in dict.fromkeys(str(Path(d).resolve()) for d in directories)]
+    names = sorted({f.stem for d in dirs for f in d.glob("*.toml")})
+    choices = f"presets: {', '.join(names) or 'none'}"
+    where = " or ".join(_display(d) for d in dirs) or "no folder"
+    if not _PRESET_NAME.fullmatch(stem) or ".." in stem:
+        raise PresetError([f"preset {_got(text)} refused: presets are chosen by name from {where}, "
+                           f"never by path; {choices}"])
+    for d in dirs:
+        candidate = d / f"{stem}.toml"
+        if candidate.is_file():
+            return candidate
+    raise PresetError([f"no preset named {stem!r} in {where}; {choices}"])
+
+
 def parse_preset(text: str, path: Path | None = None) -> Preset:
     """Validate TOML ``text`` as a preset (``path`` names it in errors and anchors its paths).
 
@@ -721,19 +770,24 @@ class PresetWatcher:
     """Watches one preset file; ``poll()`` is cheap enough to call every frame.
 
     ``poll()`` stats the file at most every ``interval_s`` seconds (a time comparison
-    otherwise). When its mtime or size changed it re-reads and validates it and returns the new
-    :class:`Preset`, or the :class:`PresetError` (the caller keeps the running preset and shows
-    the error). While the file is missing (an editor replacing it) it returns None.
+    otherwise). A change (mtime or size) is taken only once the file has stayed the same for
+    ``settle_s`` seconds, so a file still being written is never read; then it is read and
+    validated, and :meth:`poll` returns the new :class:`Preset`, or the :class:`PresetError`
+    (the caller keeps the running preset and shows the error). A file that changes while it is
+    read waits for the next settle. While the file is missing (an editor replacing it) it
+    returns None.
 
     Args:
         path: the preset file.
         interval_s: minimum seconds between stats, >= 0.
+        settle_s: seconds the file must stay unchanged before it is read, >= 0.
         clock: monotonic clock (for tests).
     """
 
-    def __init__(self, path: str | os.PathLike, interval_s: float = 0.25,
+    def __init__(self, path: str | os.PathLike, interval_s: float = 0.1, settle_s: float = 0.2,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.interval_s = float(interval_s)
+        self.settle_s = float(settle_s)
         self._clock = clock
         self.path = Path(path)
 
@@ -746,6 +800,7 @@ class PresetWatcher:
         """Watch another file (after a preset switch); its current contents count as seen."""
         self._path = Path(value)
         self._sig = self._signature()
+        self._changed: tuple[tuple[int, int], float] | None = None  # (new signature, first seen)
         self._next = self._clock() + self.interval_s
 
     def _signature(self) -> tuple[int, int] | None:
@@ -756,19 +811,30 @@ class PresetWatcher:
         return (st.st_mtime_ns, st.st_size)
 
     def poll(self) -> Preset | PresetError | None:
-        """None when nothing changed; else the reloaded Preset or the PresetError."""
+        """None when nothing changed (or a change is still settling); else the reloaded Preset
+        or the PresetError."""
         now = self._clock()
         if now < self._next:
             return None
         self._next = now + self.interval_s
         sig = self._signature()
         if sig is None or sig == self._sig:
+            self._changed = None
             return None
-        self._sig = sig
+        if self._changed is None or self._changed[0] != sig:
+            self._changed = (sig, now)  # still being written, perhaps: wait until it settles
+            return None
+        if now - self._changed[1] < self.settle_s:
+            return None
         try:
-            return load_preset(self._path)
+            preset = load_preset(self._path)
         except PresetError as err:
-            return err
+            preset = err
+        if self._signature() != sig:  # written to while we read it
+            self._changed = None
+            return None
+        self._sig, self._changed = sig, None
+        return preset
 
 
 # --------------------------------------------------------------------------- crossfade
