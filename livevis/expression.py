@@ -12,8 +12,10 @@ Two steps, one object per stream (:class:`ExpressionMapper`), pure functions of 
    The ``floor`` on σ keeps steady music and silence calm: small wobbles stay small.
 2. **Circumplex → AUs.** The expressed point ``e`` is placed on Russell's circumplex among the
    basic expressions (:data:`EXPRESSIONS`, angle 0° = positive valence, 90° = high arousal); its
-   angle blends the two neighbouring expressions' AU prototypes and its radius scales their
-   intensity (full at :data:`FULL_RADIUS`). The origin is the neutral face (all AUs 0).
+   angle picks the two neighbouring expressions' AU prototypes, which crossfade over the middle
+   :data:`BLEND` of the angle between them (a half-and-half mixture reads as neither), and its
+   radius scales their intensity (full at :data:`FULL_RADIUS`). The origin is the neutral face
+   (all AUs 0).
 
 The AU prototypes are FACS/EMFACS sets (Ekman & Friesen), with the rounded "O" mouth of
 surprise (AU23 + AU14 with the jaw drop) and the raised upper lip of anger and disgust (AU10);

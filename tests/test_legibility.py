@@ -72,6 +72,21 @@ def test_circumplex_places_each_expression_and_neutral_at_the_origin():
         assert a.shape == (17,) and a.dtype == np.float32 and 0 <= a.min() and a.max() <= 1
 
 
+def test_each_expression_holds_its_sector_and_crossfades_in_the_middle():
+    import math
+
+    from livevis.expression import EXPRESSIONS
+
+    def at(deg):
+        return circumplex_aus(math.cos(math.radians(deg)), math.sin(math.radians(deg)))
+
+    happy, surprised = prototype_aus("happy"), prototype_aus("surprised")
+    h, s = EXPRESSIONS["happy"][0], EXPRESSIONS["surprised"][0]
+    np.testing.assert_allclose(at(h + 0.2 * (s - h)), happy, atol=1e-6)      # still all happy
+    np.testing.assert_allclose(at(h + 0.8 * (s - h)), surprised, atol=1e-6)  # already all surprise
+    np.testing.assert_allclose(at(h + 0.5 * (s - h)), 0.5 * (happy + surprised), atol=1e-6)
+
+
 def test_song_normalisation_widens_small_swings_and_keeps_steady_music_calm():
     t = np.arange(600) * 0.1  # one minute of hops
     m = ExpressionMapper()
