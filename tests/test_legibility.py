@@ -20,9 +20,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 import legibility  # noqa: E402
 
-#: The 3D face styles: the default (realistic), accessibility (bold), club (glow). The portrait
-#: preset is held to less (PORTRAIT_READS): the photo warp does not yet carry sadness, anger, fear.
-STYLE_PRESETS = ("default", "accessibility", "club")
+#: The 3D face styles: the default (realistic), accessibility (bold), club (glow), and the
+#: presets that put the realistic face over the latent image stream (ambient, keyframes). The
+#: portrait preset is held to less (PORTRAIT_READS): the photo warp does not yet carry sadness,
+#: anger, fear.
+STYLE_PRESETS = ("default", "accessibility", "club", "ambient", "keyframes")
 #: Expressions that must read as intended everywhere; disgust and sad may each miss once per
 #: style (disgust is the FER2013 network's rarest class and reads as anger on the shaded faces).
 ALWAYS = ("neutral", "happy", "angry", "surprised", "afraid")
