@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import math
 import os
+import signal
 import sys
+import threading
 
 from livevis import __version__
 from livevis.errors import LivevisError
@@ -30,6 +34,17 @@ def _ip(text: str) -> str:
                                          f"got {text!r}") from None
 
 
+def _seconds(text: str) -> float:
+    """argparse type: a positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got '{text}'")
+    return value
+
+
 def _add_window_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", metavar="NAME|PATH", help="preset from presets/ or a .toml file (default: built-in)")
     mode = p.add_mutually_exclusive_group()
@@ -39,7 +54,7 @@ def _add_window_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=_size, help="window size WxH when not fullscreen (default: the preset's, 1280x720)")
     p.add_argument("--output-device", metavar="NAME|INDEX", help="audio output for file playback (default: system default)")
     p.add_argument("--model", metavar="PATH", help="emotion model (.onnx); default: the built-in models/emotion.onnx")
-    p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds")
+    p.add_argument("--duration", type=_seconds, metavar="SECONDS", help="stop after this many seconds (> 0)")
     p.add_argument("--render-scale", type=float, metavar="S",
                    help="render at S x the window size, 0 < S <= 1 (default: 1 on a GPU, at most 640x360 on software OpenGL)")
     p.add_argument("--osc-host", type=_ip, metavar="ADDRESS",
@@ -63,8 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("-o", "--output", required=True, metavar="OUT.mp4", help="video file to write")
     render.add_argument("--size", type=_size, default=(1280, 720), help="video size WxH (default 1280x720)")
     render.add_argument("--fps", type=int, default=30, help="frames per second (default 30)")
-    render.add_argument("--duration", type=float, metavar="SECONDS", help="render only the first SECONDS")
-    render.add_argument("--model", metavar="PATH", help="emotion model (.onnx)")
+    render.add_argument("--duration", type=_seconds, metavar="SECONDS", help="render only the first SECONDS (> 0)")
+    render.add_argument("--model", metavar="PATH", help="emotion model (.onnx); default: the built-in models/emotion.onnx")
     render.add_argument("--no-progress", action="store_true", help="no progress bar")
     render.add_argument("--preset", metavar="NAME|PATH", help="preset whose layers to render (default: built-in)")
 
@@ -94,22 +109,71 @@ def _cmd_run(args, input_path) -> int:
     return 0
 
 
+class _Stopped(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived; ``signum`` says which."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _stop_on_signals():
+    """Within the block, SIGINT and SIGTERM raise :class:`_Stopped` in the main thread, once:
+    later ones are ignored so that the clean-up they interrupt can finish. The previous
+    handlers are restored afterwards. Off the main thread, nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, _frame):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise _Stopped(signum)
+
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def _cmd_render(args) -> int:
-    from livevis.audio.decode import load_audio
-    from livevis.emotion import load_emotion_model
-    from livevis.offline import render_file
+    with _stop_on_signals():
+        return _render(args)
+
+
+def _render(args) -> int:
+    from livevis.audio.decode import open_audio
     from livevis.control.presets import Preset, load_preset
+    from livevis.emotion import EmotionModel
+    from livevis.logs import FILE_ONLY
+    from livevis.offline import render_file
+    from livevis.outfile import check_output
     from livevis.scene import OfflineScene, offscreen_context
 
-    load_audio(args.input)  # fail fast with a clear message before any GL or model work
+    # everything an operator can get wrong fails here, before any decoding, GL or model work
+    audio = open_audio(args.input)
+    check_output(args.output, args.input)
     preset = load_preset(args.preset) if args.preset else Preset()
-    emotion = load_emotion_model(args.model)
+    emotion = EmotionModel(args.model)  # a bad --model is an error, never a silent fallback
     print(f"emotion model on {emotion.provider}", file=sys.stderr)
     ctx = offscreen_context()
     weights = os.environ.get("LIVEVIS_TAEF2_WEIGHTS") or None
     say = lambda message: print(message, file=sys.stderr)  # noqa: E731
-    n = render_file(args.input, args.output, emotion, lambda w, h: OfflineScene(ctx, w, h, preset, say, weights),
-                    size=args.size, fps=args.fps, duration=args.duration, progress=not args.no_progress)
+    try:
+        n = render_file(audio, args.output, emotion, lambda w, h: OfflineScene(ctx, w, h, preset, say, weights),
+                        size=args.size, fps=args.fps, duration=args.duration, progress=not args.no_progress)
+    except _Stopped as stop:
+        message = f"render stopped by {stop}; nothing written to {args.output} (partial output removed)"
+        logging.getLogger("livevis").warning("%s", message, extra=FILE_ONLY)
+        print(f"livevis: {message}", file=sys.stderr)
+        return 128 + stop.signum
+    except LivevisError as err:
+        failed = LivevisError(f"{err}; nothing written to {args.output}")
+        failed.exit_code = err.exit_code
+        raise failed from None
     print(f"wrote {args.output}: {n} frames at {args.fps} fps, {args.size[0]}x{args.size[1]}")
     return 0
 
@@ -173,8 +237,10 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", err, extra=FILE_ONLY)
         print(f"livevis: error: {err}", file=sys.stderr)
         return err.exit_code
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as stop:
+        signum = getattr(stop, "signum", signal.SIGINT)
+        print(f"livevis: stopped by {signal.Signals(signum).name}", file=sys.stderr)
+        return 128 + signum
     except Exception as err:  # a bug: keep the operator's terminal readable, keep details on request
         if os.environ.get("LIVEVIS_DEBUG"):
             raise
