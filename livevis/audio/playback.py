@@ -2,7 +2,8 @@
 
 The output stream's callback is the clock: each block it hands PortAudio is also written
 (as mono) into the ring buffer, so analysis follows what is being played, at the pace
-the sound card consumes it.
+the sound card consumes it. The file is decoded and resampled a few seconds ahead on a
+thread (:class:`~livevis.audio.readahead.ReadAhead`), so memory does not grow with its length.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import sounddevice as sd
 
 from livevis.audio import devices
 from livevis.audio.capture import StreamClock
-from livevis.audio.decode import load_audio
+from livevis.audio.decode import open_audio
+from livevis.audio.readahead import ReadAhead
 from livevis.audio.xruns import XrunCounter
 from livevis.errors import DeviceError
 from livevis.ringbuffer import RingBuffer
@@ -24,9 +26,10 @@ class FilePlayer:
     """Plays an audio file and mirrors what it plays into a ring buffer.
 
     Args:
-        path: audio file (any format :func:`~livevis.audio.decode.load_audio` reads).
+        path: audio file (any format :func:`~livevis.audio.decode.open_audio` reads).
         device: output device: None (default), index, or unique name substring.
         ring_seconds: ring buffer capacity in seconds.
+        ahead_seconds: how far ahead of playback the file is decoded, in seconds.
 
     Attributes:
         sample_rate: playback rate in Hz (the output device's default rate).
@@ -35,19 +38,26 @@ class FilePlayer:
         xruns: the :class:`~livevis.audio.xruns.XrunCounter` of the underruns PortAudio reports.
         output_latency: output latency in seconds reported by PortAudio.
         finished: event set when the whole file has been played.
+        starved: output blocks partly filled with silence because decoding fell behind.
 
     Raises:
-        InputFileError: the file cannot be read. DeviceError: no usable output device.
+        InputFileError: the file cannot be read (its first seconds, checked before playing).
+        DeviceError: no usable output device.
     """
 
-    def __init__(self, path, device: str | int | None = None, ring_seconds: float = 4.0) -> None:
+    def __init__(self, path, device: str | int | None = None, ring_seconds: float = 4.0,
+                 ahead_seconds: float = 4.0) -> None:
         self.device = devices.resolve(device, "output")
         info = sd.query_devices(self.device)
         self.sample_rate = int(info["default_samplerate"])
-        self.audio, _ = load_audio(path, self.sample_rate)
-        channels = min(self.audio.shape[1], 2, int(info["max_output_channels"]))
-        self.audio = np.ascontiguousarray(self.audio[:, :channels])
-        self.mono = np.ascontiguousarray(self.audio.mean(axis=1), dtype=np.float32)
+        self.file = open_audio(path)
+        channels = min(self.file.channels, 2, int(info["max_output_channels"]))
+        self.reader = ReadAhead(self.file.blocks(sample_rate=self.sample_rate), channels,
+                                int(ahead_seconds * self.sample_rate))
+        self.reader.wait_filled(timeout=5.0)
+        if self.reader.error is not None and not self.reader.available():
+            raise self.reader.error
+        self.starved = 0
         self.ring = RingBuffer(int(ring_seconds * self.sample_rate))
         self.clock = StreamClock()
         self.xruns = XrunCounter("playback")
@@ -59,6 +69,7 @@ class FilePlayer:
                 blocksize=512, callback=self._callback, finished_callback=self.finished.set,
             )
         except (sd.PortAudioError, ValueError) as err:
+            self.reader.close()
             raise DeviceError(
                 f"cannot open audio output {self.device}: {info['name']} ({err}); "
                 f"outputs available: {devices.describe('output')}"
@@ -67,21 +78,21 @@ class FilePlayer:
 
     @property
     def duration(self) -> float:
-        """Length of the file in seconds."""
-        return self.audio.shape[0] / self.sample_rate
+        """Length of the file in seconds as its header says (NaN if it does not say)."""
+        return self.file.duration if self.file.duration is not None else float("nan")
 
     def _callback(self, outdata: np.ndarray, frames: int, time_info, status) -> None:
         self.xruns.note(status)
-        start = self.position
-        n = min(frames, self.audio.shape[0] - start)
-        outdata[:n] = self.audio[start:start + n]
+        n = self.reader.read_into(outdata)
         if n < frames:
             outdata[n:] = 0.0
-        self.ring.write(self.mono[start:start + n])
-        self.position = start + n
+        self.ring.write(outdata[:n].mean(axis=1, dtype=np.float32))
+        self.position += n
         self.clock.stamp(self.ring.total_written)
         if n < frames:
-            raise sd.CallbackStop
+            if self.reader.finished:
+                raise sd.CallbackStop
+            self.starved += 1
 
     def start(self) -> None:
         self._stream.start()
@@ -89,3 +100,4 @@ class FilePlayer:
     def stop(self) -> None:
         self._stream.stop()
         self._stream.close()
+        self.reader.close()
