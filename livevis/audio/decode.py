@@ -42,12 +42,10 @@ def _cannot_decode(path: Path, err: Exception) -> InputFileError:
     return InputFileError(f"cannot decode {path}: not a supported audio file ({_FORMATS}; {err.__class__.__name__})")
 
 
-def _sf_blocks(path: Path, skip: int) -> Iterator[np.ndarray]:
+def _sf_blocks(path: Path, size: int) -> Iterator[np.ndarray]:
     with sf.SoundFile(str(path)) as f:
-        if skip:
-            f.seek(skip)
         while True:
-            data = f.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
+            data = f.read(size, dtype="float32", always_2d=True)
             if not len(data):
                 return
             yield data
@@ -127,12 +125,14 @@ class AudioFile:
         """Length in seconds if known (see ``frames``), else None."""
         return None if self.frames is None else self.frames / self.rate
 
-    def blocks(self, seconds: float | None = None, sample_rate: int | None = None) -> Iterator[np.ndarray]:
+    def blocks(self, seconds: float | None = None, sample_rate: int | None = None,
+               block_frames: int = BLOCK_FRAMES) -> Iterator[np.ndarray]:
         """Decode the file from its start, block by block, stopping after ``seconds``.
 
         Args:
             seconds: decode only the first ``seconds`` (> 0) of the file; None: all of it.
             sample_rate: resample to this rate in Hz with soxr (streaming); None keeps ``rate``.
+            block_frames: frames read from libsndfile at a time (PyAV yields its own frames).
 
         Yields:
             float32 arrays of shape (n, channels), n > 0, in [-1, 1], at ``sample_rate`` (or
@@ -146,7 +146,7 @@ class AudioFile:
         if sample_rate is not None and sample_rate != self.rate:
             resampler = soxr.ResampleStream(self.rate, sample_rate, self.channels, dtype="float32")
         done = 0
-        for block in self._raw_blocks():
+        for block in self._raw_blocks(block_frames):
             if limit is not None and done + len(block) >= limit:
                 block = block[: limit - done]
             done += len(block)
@@ -163,12 +163,12 @@ class AudioFile:
             if len(tail):
                 yield tail
 
-    def _raw_blocks(self) -> Iterator[np.ndarray]:
+    def _raw_blocks(self, size: int) -> Iterator[np.ndarray]:
         """Blocks as decoded; a soundfile read error continues with PyAV where it stopped."""
         done = 0
         if self._backend == "soundfile":
             try:
-                for block in _sf_blocks(self.path, 0):
+                for block in _sf_blocks(self.path, size):
                     done += len(block)
                     yield block
                 return

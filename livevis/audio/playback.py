@@ -52,7 +52,8 @@ class FilePlayer:
         self.sample_rate = int(info["default_samplerate"])
         self.file = open_audio(path)
         channels = min(self.file.channels, 2, int(info["max_output_channels"]))
-        self.reader = ReadAhead(self.file.blocks(sample_rate=self.sample_rate), channels,
+        # small blocks: the decode thread holds the GIL only briefly at a time
+        self.reader = ReadAhead(self.file.blocks(sample_rate=self.sample_rate, block_frames=4096), channels,
                                 int(ahead_seconds * self.sample_rate))
         self.reader.wait_filled(timeout=5.0)
         if self.reader.error is not None and not self.reader.available():
@@ -83,10 +84,17 @@ class FilePlayer:
 
     def _callback(self, outdata: np.ndarray, frames: int, time_info, status) -> None:
         self.xruns.note(status)
-        n = self.reader.read_into(outdata)
+        n = 0
+        while n < frames:  # twice at most: where the read-ahead buffer wraps
+            view, mono = self.reader.peek(frames - n)
+            if not len(view):
+                break
+            outdata[n:n + len(view)] = view
+            self.ring.write(mono)
+            self.reader.advance(len(view))
+            n += len(view)
         if n < frames:
             outdata[n:] = 0.0
-        self.ring.write(outdata[:n].mean(axis=1, dtype=np.float32))
         self.position += n
         self.clock.stamp(self.ring.total_written)
         if n < frames:

@@ -16,11 +16,12 @@ import numpy as np
 
 
 class ReadAhead:
-    """Single-producer/single-consumer buffer of float32 (n, channels) audio filled from
-    ``blocks`` by a daemon thread.
+    """Single-producer/single-consumer buffer of float32 audio filled from ``blocks`` by a
+    daemon thread; the mono mix of each frame is stored too, so the consumer (an audio
+    callback) only copies contiguous slices.
 
     Args:
-        blocks: iterator of float32 arrays of shape (n, channels), e.g.
+        blocks: iterator of float32 arrays of shape (n, channels) or more channels, e.g.
             :meth:`livevis.audio.decode.AudioFile.blocks`.
         channels: channels kept (the first ``channels`` of each block), >= 1.
         capacity: buffer size in sample frames (e.g. 4 s at the playback rate), > 0.
@@ -35,9 +36,9 @@ class ReadAhead:
             raise ValueError(f"need capacity > 0 frames and channels > 0, got {capacity}, {channels}")
         self._blocks, self.channels, self.capacity = blocks, channels, capacity
         self._buf = np.zeros((capacity, channels), dtype=np.float32)
+        self._mono = np.zeros(capacity, dtype=np.float32)  # the mean of the channels
         self._write_pos = 0  # frames ever written (producer thread only)
         self._read_pos = 0  # frames ever read (consumer only)
-        self._space = threading.Event()
         self._stop = False
         self.error: BaseException | None = None
         self.done = threading.Event()
@@ -59,6 +60,18 @@ class ReadAhead:
         while self.available() < self.capacity and not self.done.is_set() and time.monotonic() < deadline:
             time.sleep(0.005)
 
+    def peek(self, frames: int) -> tuple[np.ndarray, np.ndarray]:
+        """Views of the next decoded frames, at most ``frames`` (fewer at the buffer's end or
+        when decoding is behind; 0 when none is ready): float32 (n, channels) and their mono
+        mix (n,). Valid until :meth:`advance`. Consumer only."""
+        start = self._read_pos % self.capacity
+        end = start + min(frames, self.available(), self.capacity - start)
+        return self._buf[start:end], self._mono[start:end]
+
+    def advance(self, frames: int) -> None:
+        """Release ``frames`` frames seen with :meth:`peek`. Consumer only."""
+        self._read_pos += frames
+
     def read_into(self, out: np.ndarray) -> int:
         """Copy up to ``len(out)`` frames into ``out[:n]`` without waiting; returns ``n``
         (fewer than asked when decoding is behind or the file has ended). Consumer only.
@@ -66,42 +79,49 @@ class ReadAhead:
         Args:
             out: float32 array of shape (frames, channels).
         """
-        n = min(len(out), self.available())
-        start = self._read_pos % self.capacity
-        first = min(n, self.capacity - start)
-        out[:first] = self._buf[start:start + first]
-        out[first:n] = self._buf[: n - first]
-        self._read_pos += n
-        self._space.set()
+        n = 0
+        while n < len(out):
+            view, _ = self.peek(len(out) - n)
+            if not len(view):
+                break
+            out[n:n + len(view)] = view
+            self.advance(len(view))
+            n += len(view)
         return n
 
-    def close(self) -> None:
-        """Stop the thread (it ends within one block)."""
+    def close(self, timeout: float = 1.0) -> None:
+        """Stop the thread and wait up to ``timeout`` seconds for it to end (within one block)."""
         self._stop = True
-        self._space.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout)
 
     def _run(self) -> None:
         try:
             for block in self._blocks:
                 block = block[:, : self.channels]
-                while len(block) and not self._stop:
+                while len(block):
+                    if self._stop:
+                        return
+                    # refill in large steps: the thread wakes a few times a second, not per callback
+                    if self.capacity - self.available() < min(len(block), self.capacity // 4):
+                        time.sleep(0.05)
+                        continue
                     block = block[self._write(block):]
-                    if len(block):
-                        self._space.wait(0.05)
-                        self._space.clear()
-                if self._stop:
-                    return
         except BaseException as err:  # noqa: BLE001 - kept for the owner to report
             self.error = err
             logging.getLogger("livevis.audio").warning("decoding stopped early: %s", err)
         finally:
+            close = getattr(self._blocks, "close", None)
+            if close is not None:
+                close()  # a generator: frees the decoder and resampler in this thread
             self.done.set()
 
     def _write(self, block: np.ndarray) -> int:
         n = min(len(block), self.capacity - self.available())
         start = self._write_pos % self.capacity
         first = min(n, self.capacity - start)
-        self._buf[start:start + first] = block[:first]
-        self._buf[: n - first] = block[first:n]
+        for at, part in ((start, block[:first]), (0, block[first:n])):
+            self._buf[at:at + len(part)] = part
+            part.mean(axis=1, out=self._mono[at:at + len(part)])
         self._write_pos += n
         return n
