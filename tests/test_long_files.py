@@ -102,19 +102,32 @@ def test_read_ahead_delivers_every_sample_in_order(tmp_path):
 
     track = write_wav(tmp_path / "b.wav", 30.0, rate=22050, channels=2)
     whole, _ = load_audio(track, 48000)
-    reader = ReadAhead(open_audio(track).blocks(sample_rate=48000), 2, capacity=48000)
+    reader = ReadAhead(open_audio(track).blocks(sample_rate=48000, block_frames=4096), 2, capacity=48000)
+    t0 = time.monotonic()
     reader.wait_filled(5.0)
-    assert reader.available() == 48000  # bounded: one second, not the file
-    got, rng = [], np.random.default_rng(1)
+    assert time.monotonic() - t0 < 2.0  # returns once filled, not at the timeout
+    assert 36000 <= reader.available() <= 48000  # bounded: about a second, not the file
+    got, peeked, rng = [], [], np.random.default_rng(1)
     while not reader.finished:
-        out = np.full((int(rng.integers(1, 4000)), 2), 9.0, np.float32)
-        n = reader.read_into(out)
-        assert (out[n:] == 9.0).all()
-        got.append(out[:n].copy())
+        want = int(rng.integers(1, 4000))
+        if rng.random() < 0.5:  # as the playback callback reads: views, then release
+            view, mix = reader.peek(want)
+            got.append(view.copy())
+            peeked.append((view.copy(), mix.copy()))
+            reader.advance(len(view))
+            n = len(view)
+        else:
+            out = np.full((want, 2), 9.0, np.float32)
+            n = reader.read_into(out)
+            assert (out[n:] == 9.0).all()
+            got.append(out[:n].copy())
         if n == 0:
             time.sleep(0.001)
     assert reader.error is None
     assert np.array_equal(np.concatenate(got), whole)
+    views, mixes = (np.concatenate(parts) for parts in zip(*peeked, strict=True))
+    assert len(views) > 0.3 * len(whole)
+    assert np.allclose(mixes, views.mean(axis=1), atol=1e-7)
 
 
 def _pulse_and_display() -> str | None:

@@ -55,9 +55,11 @@ class ReadAhead:
         return self.done.is_set() and self.available() == 0
 
     def wait_filled(self, timeout: float) -> None:
-        """Wait up to ``timeout`` seconds until the buffer is full or decoding has ended."""
+        """Wait up to ``timeout`` seconds until the buffer is three quarters full (the thread
+        then pauses until a quarter is free) or decoding has ended."""
         deadline = time.monotonic() + timeout
-        while self.available() < self.capacity and not self.done.is_set() and time.monotonic() < deadline:
+        while (self.available() < self.capacity - self.capacity // 4 and not self.done.is_set()
+               and time.monotonic() < deadline):
             time.sleep(0.005)
 
     def peek(self, frames: int) -> tuple[np.ndarray, np.ndarray]:
