@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """Audio-Visual Synchrony (AVS) of a rendered music video, and the energy-vs-linear study.
 
+AVS alone is not evidence of synchrony: a video cut at random times, or scored against another
+song, scores about as high. ``tools/synchrony.py`` reports it against a null of shifted and
+other songs' audio (z-score), with the onset-change ratio, validated in ``tests/test_synchrony.py``.
+
 The metric follows the diffusion music visualiser paper (section 4.2,
 ``../shared/papers/diffusion-music-visualiser-energy-vectors-AVS.txt``), whose text leaves
 the constants open; the ones used here were fixed before any measurement:

@@ -12,7 +12,9 @@ audio that cannot be in sync with it (a null distribution, issue 14):
   or looped, to the video's duration). Pass one video per song.
 
 For a statistic s: excess = s(own audio) − mean(s(null)), z = excess / std(s(null)) (population
-std over the null; z = 0 when the null has no spread and the excess is 0, e.g. a still video).
+std over the null; z = 0 when the excess is 0, e.g. a still video). The JSON also gives the z against
+the shifts alone and the other songs alone: on strictly periodic music a shift by whole beats
+realigns the onsets, so the shifts alone bound the z of even a perfectly synchronised video.
 
 Two statistics, each on the audio's onsets (librosa onset strength + ``onset_detect``, 22.05 kHz
 mono, ``tools/avs.py`` step 1) and the frame differences d_i (mean |grey frame_i − frame_{i−1}|
@@ -56,7 +58,11 @@ RATE = 22050
 
 @dataclass
 class Controlled:
-    """A statistic with its own audio against the null: ``excess`` = own − null_mean, ``z`` = excess / null_std."""
+    """A statistic with its own audio against the null: ``excess`` = own − null_mean, ``z`` = excess / null_std.
+
+    ``z_shifts`` and ``z_songs``: the z against the circular shifts alone and the other songs alone
+    (nan without other songs).
+    """
 
     own: float
     null_mean: float
@@ -64,6 +70,8 @@ class Controlled:
     excess: float
     z: float
     n_null: int
+    z_shifts: float
+    z_songs: float
 
 
 @dataclass
@@ -116,14 +124,24 @@ def onset_change_ratio(times: np.ndarray, d: np.ndarray, onsets: np.ndarray, win
     return float(np.mean(after) / mean)
 
 
-def control(stat: Callable[[np.ndarray], float], own_onsets: np.ndarray, null_onsets: list[np.ndarray]) -> Controlled:
-    """``stat(onsets)`` for the own onsets against its values for each null onset list."""
+def zscore(own: float, null: np.ndarray) -> float:
+    """(own − mean(null)) / std(null); 0 when own equals the mean, nan for an empty null."""
+    if null.size == 0:
+        return float("nan")
+    excess = own - float(null.mean())
+    return 0.0 if abs(excess) < 1e-12 else excess / max(float(null.std()), 1e-12)
+
+
+def control(stat: Callable[[np.ndarray], float], own_onsets: np.ndarray, null_onsets: list[np.ndarray],
+            n_shifts: int) -> Controlled:
+    """``stat(onsets)`` for the own onsets against its values for each null onset list.
+
+    The first ``n_shifts`` null lists are the circular shifts, the rest other songs.
+    """
     own = stat(own_onsets)
     null = np.array([stat(o) for o in null_onsets])
-    mean, std = float(null.mean()), float(null.std())
-    excess = own - mean
-    z = 0.0 if abs(excess) < 1e-12 else excess / max(std, 1e-12)
-    return Controlled(own, mean, std, excess, float(z), len(null))
+    return Controlled(own, float(null.mean()), float(null.std()), own - float(null.mean()), zscore(own, null),
+                      len(null), zscore(own, null[:n_shifts]), zscore(own, null[n_shifts:]))
 
 
 def measure_signals(times: np.ndarray, d: np.ndarray, y: np.ndarray, others: list[np.ndarray], shifts: int = 20,
@@ -135,8 +153,8 @@ def measure_signals(times: np.ndarray, d: np.ndarray, y: np.ndarray, others: lis
     onsets = avs.onset_times(y, rate)
     offsets = shift_offsets(len(y) / rate, shifts, seed, min_shift)
     nulls = [avs.onset_times(n, rate) for n in null_audio(y, rate, others, offsets)]
-    ratio = control(lambda o: onset_change_ratio(times, d, o, window), onsets, nulls)
-    paper = control(lambda o: avs.score_signals(o, times, d).avs, onsets, nulls)
+    ratio = control(lambda o: onset_change_ratio(times, d, o, window), onsets, nulls, shifts)
+    paper = control(lambda o: avs.score_signals(o, times, d).avs, onsets, nulls, shifts)
     return {"n_onsets": len(onsets), "ratio": ratio, "avs": paper}
 
 
