@@ -15,10 +15,9 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from conftest import shared_file
 
 from livevis.demo import tracks_dir
-
-from conftest import shared_file
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
