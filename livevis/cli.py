@@ -160,10 +160,9 @@ def _render(args) -> int:
     emotion = EmotionModel(args.model)  # a bad --model is an error, never a silent fallback
     print(f"emotion model on {emotion.provider}", file=sys.stderr)
     ctx = offscreen_context()
-    weights = os.environ.get("LIVEVIS_TAEF2_WEIGHTS") or None
     say = lambda message: print(message, file=sys.stderr)  # noqa: E731
     try:
-        n = render_file(audio, args.output, emotion, lambda w, h: OfflineScene(ctx, w, h, preset, say, weights),
+        n = render_file(audio, args.output, emotion, lambda w, h: OfflineScene(ctx, w, h, preset, say),
                         size=args.size, fps=args.fps, duration=args.duration, progress=not args.no_progress)
     except _Stopped as stop:
         message = f"render stopped by {stop}; nothing written to {args.output} (partial output removed)"

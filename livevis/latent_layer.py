@@ -58,13 +58,11 @@ class LatentLayerDriver:
         preset: the preset (its ``latent`` section).
         layer: the image layer to feed.
         say: callable for one-line operator messages.
-        weights: TAEF2 weight source if the ONNX graphs are not exported yet (see
-            :func:`livevis.latent.build_engine`).
         synchronous: offline rendering: build now and decode each hop in the calling thread,
             so the video is deterministic (no decode thread, no dropped frames).
     """
 
-    def __init__(self, preset, layer, say=print, weights=None, synchronous: bool = False) -> None:
+    def __init__(self, preset, layer, say=print, synchronous: bool = False) -> None:
         self.layer, self.say = layer, say
         self.engine = None
         self.message: str | None = None
@@ -82,7 +80,7 @@ class LatentLayerDriver:
             segment_unit="beats" if spec.segment_beats else "seconds",
             policy="causal", noise_sigma=spec.noise_sigma,
         )
-        self._preset, self._weights, self.synchronous = preset, weights, synchronous
+        self._preset, self.synchronous = preset, synchronous
         if synchronous:
             self._build()
         else:
@@ -96,7 +94,7 @@ class LatentLayerDriver:
             if not keyframes:
                 self.message = "latent image layer disabled: the preset lists no keyframes"
             else:
-                engine, self.message = build_engine(keyframes, weights=self._weights,
+                engine, self.message = build_engine(keyframes,
                                                     threads=None if self.synchronous else LIVE_CPU_THREADS,
                                                     warn=self.say, **self._kwargs)
                 if engine is not None and not self._closed:

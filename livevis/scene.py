@@ -132,13 +132,13 @@ class OfflineScene:
     t)``, ``read_rgb()``, ``release()``.
     """
 
-    def __init__(self, ctx: moderngl.Context, width: int, height: int, preset=None, say=print, weights=None) -> None:
+    def __init__(self, ctx: moderngl.Context, width: int, height: int, preset=None, say=print) -> None:
         from livevis.latent_layer import LatentLayerDriver
         from livevis.control.presets import Preset
 
         preset = preset if preset is not None else Preset()
         self.compositor = make_compositor(ctx, width, height, preset)
-        self.drivers = [LatentLayerDriver(preset, layer, say=say, weights=weights, synchronous=True)
+        self.drivers = [LatentLayerDriver(preset, layer, say=say, synchronous=True)
                         for layer in latent_layers(preset, self.compositor)]
 
     def render(self, state, t: float) -> None:

@@ -81,12 +81,9 @@ class Show:
 
     def _drivers(self, preset: Preset, compositor) -> list:
         """Latent image stream drivers for the preset's ``latent``/``image`` layers."""
-        import os
-
         from livevis.latent_layer import LatentLayerDriver
 
-        weights = os.environ.get("LIVEVIS_TAEF2_WEIGHTS") or None
-        return [LatentLayerDriver(preset, layer, say=self.say, weights=weights)
+        return [LatentLayerDriver(preset, layer, say=self.say)
                 for layer in latent_layers(preset, compositor)]
 
     def _release_old(self) -> None:

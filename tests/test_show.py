@@ -117,14 +117,11 @@ def test_preset_parameters_reach_the_layers(ctx, tmp_path):
         show.close()
 
 
-def test_keyframes_preset_shows_the_latent_image_stream(ctx, monkeypatch):
+def test_keyframes_preset_shows_the_latent_image_stream(ctx):
     """The keyframes preset: generated keyframes, encoded by the TAEF2 ONNX encoder, slerped
     by the music's energy and decoded on the decode thread into the image layer."""
     from livevis.show import Show
-    from tests.conftest import shared_file
 
-    pytest.importorskip("torch", reason="the first-use TAEF2 ONNX export needs torch")
-    monkeypatch.setenv("LIVEVIS_TAEF2_WEIGHTS", str(shared_file("assets/taef2")))
     clock = {"t": 0.0}
     show = Show(ctx, (128, 72), load_preset("keyframes"),
                 lambda: AnalysisState(time=clock["t"], energy=1e-3, valence=0.6, arousal=0.5), control=False)

@@ -277,7 +277,7 @@ def study(out: Path, size: int, seconds: float, segment: float, policies: list[s
     from livevis.latent.weights import cache_dir
 
     out.mkdir(parents=True, exist_ok=True)
-    codec = load_taef2(SHARED / "assets" / "taef2", threads=threads)
+    codec = load_taef2(threads=threads)
     if keyframes_dir is None:
         data = Path(importlib.util.find_spec("skimage").origin).parent / "data"
         keyframes_dir = [data / n for n in ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg",

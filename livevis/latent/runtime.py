@@ -2,10 +2,11 @@
 
 A :class:`LatentCodec` wraps two ONNX graphs (image → latent, latent → image) and a
 :class:`ModelCard` (latent channels, spatial scale factor, pixel value range). TAEF2 (the
-Tiny AutoEncoder for the FLUX.2 latent space) is the built-in pair, exported once from its
-PyTorch weights into the user cache (:func:`load_taef2`); any other pair, e.g. a Stable
-Diffusion VAE exported by a user's tools/ script, plugs in through :func:`load_codec` with a
-``card.json`` beside ``encoder.onnx`` and ``decoder.onnx``.
+Tiny AutoEncoder for the FLUX.2 latent space) is the built-in pair, shipped as ONNX in
+``models/`` (``models/taef2.md``; exported by ``tools/export_taef2.py``; :func:`load_taef2`);
+any other pair, e.g. a Stable Diffusion VAE exported by a user's tools/ script, plugs in
+through :func:`load_codec` with a ``card.json`` beside ``encoder.onnx`` and ``decoder.onnx``.
+No torch at run time.
 
 Providers: CUDA first (with the float16 decoder graph when one is present), CPU fallback.
 """
@@ -20,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from livevis import MODELS_DIR
 from livevis.errors import ModelError
-from livevis.latent.weights import TAEF2_FILES, cache_dir, taef2_weights
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,10 @@ class ModelCard:
 
 #: The TAEF2 card: 32 latent channels, 8x downsampling, images in [0, 1].
 TAEF2_CARD = ModelCard(name="taef2", latent_channels=32, scale_factor=8, image_range=(0.0, 1.0))
+
+#: The shipped TAEF2 graphs in ``models/`` (see ``models/taef2.md``).
+TAEF2_FILE_NAMES = {"encoder": "taef2_encoder.onnx", "decoder": "taef2_decoder.onnx",
+                    "decoder_fp16": "taef2_decoder_fp16.onnx"}
 
 
 def available_providers(prefer_gpu: bool = True) -> list[str]:
@@ -220,57 +225,23 @@ def load_codec(model_dir: str | Path, providers: list[str] | None = None,
                        decoder_fp16_path=d / "decoder_fp16.onnx")
 
 
-def taef2_onnx_dir() -> Path:
-    """Cache directory of the exported TAEF2 graphs, keyed by the pinned weight digests."""
-    key = TAEF2_FILES["encoder"].sha256[:12] + "-" + TAEF2_FILES["decoder"].sha256[:12]
-    return cache_dir() / "onnx" / f"taef2-{key}"
-
-
-def export_taef2(weights: str | Path | None = None, out_dir: str | Path | None = None,
-                 fp16: bool = True) -> Path:
-    """Export TAEF2 to ONNX (needs torch, the ``train`` extra).
+def load_taef2(providers: list[str] | None = None, threads: int | None = None,
+               model_dir: str | Path | None = None) -> LatentCodec:
+    """The TAEF2 codec from the shipped ONNX graphs (onnxruntime only, no torch).
 
     Args:
-        weights: as :func:`livevis.latent.weights.taef2_weights` (directory, base URL, None = official).
-        out_dir: output directory (default :func:`taef2_onnx_dir`).
-        fp16: also write ``decoder_fp16.onnx`` for the CUDA provider.
-
-    Returns:
-        The directory holding ``encoder.onnx``, ``decoder.onnx``, ``card.json``.
+        providers, threads: as :class:`LatentCodec` (CUDA first when present, else CPU; on
+            CUDA the float16 decoder ``taef2_decoder_fp16.onnx`` is used).
+        model_dir: folder holding :data:`TAEF2_FILE_NAMES` (default ``models/``).
 
     Raises:
-        ModelError: torch missing, weights missing/mismatched (sha256) or of the wrong shape.
+        ModelError: a missing or unloadable graph; the message names the file and how to
+            rebuild it (``tools/export_taef2.py``).
     """
-    try:
-        from livevis.latent import taef2
-    except ImportError as err:
-        raise ModelError(f"exporting TAEF2 to ONNX needs torch ({err}); install it with "
-                         "`pip install torch==2.13.0` or run tools/export_taef2.py on a machine that has it") from None
-    paths = taef2_weights(weights)
-    out = Path(out_dir) if out_dir else taef2_onnx_dir()
-    out.mkdir(parents=True, exist_ok=True)
-    taef2.export_onnx("encoder", paths["encoder"], out / "encoder.onnx")
-    taef2.export_onnx("decoder", paths["decoder"], out / "decoder.onnx")
-    if fp16:
-        taef2.export_onnx("decoder", paths["decoder"], out / "decoder_fp16.onnx", fp16=True)
-    TAEF2_CARD.to_json(out / "card.json")
-    return out
-
-
-def load_taef2(weights: str | Path | None = None, providers: list[str] | None = None,
-               threads: int | None = None) -> LatentCodec:
-    """The TAEF2 codec, exporting the ONNX graphs into the user cache on first use.
-
-    Args:
-        weights: where the PyTorch weights are if an export is needed (a directory such as
-            ``../shared/assets/taef2``, a base URL, or None for the official URLs).
-        providers, threads: as :class:`LatentCodec`.
-
-    Raises:
-        ModelError: see :func:`export_taef2` and :class:`LatentCodec`.
-    """
-    d = taef2_onnx_dir()
-    if not ((d / "encoder.onnx").is_file() and (d / "decoder.onnx").is_file()):
-        export_taef2(weights, d)
-    return LatentCodec(d / "encoder.onnx", d / "decoder.onnx", TAEF2_CARD, providers, threads,
-                       decoder_fp16_path=d / "decoder_fp16.onnx")
+    d = Path(model_dir) if model_dir else MODELS_DIR
+    for kind in ("encoder", "decoder"):
+        if not (d / TAEF2_FILE_NAMES[kind]).is_file():
+            raise ModelError(f"{d / TAEF2_FILE_NAMES[kind]}: TAEF2 model file not found "
+                             "(rebuild it with tools/export_taef2.py)")
+    return LatentCodec(d / TAEF2_FILE_NAMES["encoder"], d / TAEF2_FILE_NAMES["decoder"], TAEF2_CARD,
+                       providers, threads, decoder_fp16_path=d / TAEF2_FILE_NAMES["decoder_fp16"])

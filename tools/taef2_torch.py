@@ -1,8 +1,8 @@
 """TAEF2 in PyTorch: the Tiny AutoEncoder for the FLUX.2 latent space, rebuilt from its README.
 
-Only :mod:`tools.export_taef2` (and the first-use export in :mod:`livevis.latent.runtime`,
-lazily) import this module: torch is an optional dependency (the ``train`` extra); a show
-runs the exported ONNX graphs in onnxruntime.
+A tool, not part of the livevis package: only ``tools/export_taef2.py`` and the ONNX-vs-torch
+test import it. torch is an optional dependency (the ``train`` extra); a show runs the
+shipped ONNX graphs (``models/taef2_*.onnx``) in onnxruntime.
 
 Architecture (``../shared/assets/taef2/README.md``; the public TAESD project by
 Ollin Boer Bohan, MIT): plain ``nn.Sequential`` stacks whose indices match the state-dict keys.
@@ -114,13 +114,21 @@ def load_module(kind: str, weights: str | Path) -> nn.Module:
 
 
 def export_onnx(kind: str, weights: str | Path, out_path: str | Path, fp16: bool = False,
-                opset: int = 17) -> Path:
+                opset: int = 17, metadata: dict[str, str] | None = None) -> Path:
     """Export the encoder or decoder to ONNX with dynamic batch, height and width.
 
-    Inputs/outputs: encoder ``image`` (N, 3, H, W) → ``latent`` (N, 32, H/8, W/8); decoder
-    ``latent`` → ``image``. ``fp16=True`` writes a float16 graph (for the CUDA provider).
-    The file is written next to ``out_path`` and renamed into place (atomic).
+    Inputs/outputs: encoder ``image`` float (N, 3, H, W) in [0, 1] → ``latent`` (N, 32, H/8, W/8);
+    decoder ``latent`` → ``image`` in [0, 1]. ``fp16=False`` writes a float32 graph whose weights
+    are stored as float16 (the published weights are float16, so this is exact) and cast to
+    float32 when the session loads: half the file size, the same numbers. ``fp16=True`` writes a
+    float16 graph (float16 inputs and outputs, for the CUDA provider). ``metadata`` is stored in
+    the model's metadata_props. The file is written beside ``out_path`` and renamed into place.
+
+    Raises:
+        ModelError: unreadable or mismatched weights (see :func:`load_module`).
     """
+    import onnx
+
     module = load_module(kind, weights)
     dtype = torch.float16 if fp16 else torch.float32
     module = module.to(dtype)
@@ -139,8 +147,39 @@ def export_onnx(kind: str, weights: str | Path, out_path: str | Path, fp16: bool
             torch.onnx.export(module, (dummy,), tmp, input_names=names[0], output_names=names[1],
                               dynamic_axes={names[0][0]: axes, names[1][0]: axes}, opset_version=opset,
                               dynamo=False)
+        model = onnx.load(tmp)
+        if not fp16:
+            _store_weights_as_float16(model)
+        for key, value in (metadata or {}).items():
+            model.metadata_props.add(key=key, value=value)
+        onnx.checker.check_model(model)
+        onnx.save(model, tmp)
         os.replace(tmp, out_path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return out_path
+
+
+def _store_weights_as_float16(model) -> None:
+    """Replace every float32 initializer that float16 holds exactly by a float16 initializer and
+    a Cast back to float32 (folded by onnxruntime when the session loads)."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = model.graph
+    casts, keep = [], []
+    for init in graph.initializer:
+        values = numpy_helper.to_array(init)
+        half = values.astype(np.float16)
+        if values.dtype != np.float32 or values.size < 16 or not np.array_equal(half.astype(np.float32), values):
+            keep.append(init)
+            continue
+        keep.append(numpy_helper.from_array(half, init.name + "_fp16"))
+        casts.append(helper.make_node("Cast", [init.name + "_fp16"], [init.name], to=TensorProto.FLOAT,
+                                      name=init.name + "_cast"))
+    del graph.initializer[:]
+    graph.initializer.extend(keep)
+    nodes = casts + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
