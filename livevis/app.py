@@ -112,11 +112,11 @@ def run_live(opts: RunOptions, log=print) -> dict:
     from livevis.audio.playback import FilePlayer
     from livevis.emotion import load_emotion_model
     from livevis.overlay import OverlayView
-    from livevis.control.presets import Preset, load_preset
+    from livevis.control.presets import default_preset, load_preset
     from livevis.render import ScreenBlitter
     from livevis.show import Show
 
-    preset = load_preset(opts.preset) if opts.preset else Preset()
+    preset = load_preset(opts.preset) if opts.preset else default_preset()
     opts = replace(
         opts,
         fullscreen=preset.output.fullscreen if opts.fullscreen is None else opts.fullscreen,

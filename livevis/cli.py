@@ -146,7 +146,7 @@ def _cmd_render(args) -> int:
 
 def _render(args) -> int:
     from livevis.audio.decode import open_audio
-    from livevis.control.presets import Preset, load_preset
+    from livevis.control.presets import default_preset, load_preset
     from livevis.emotion import EmotionModel
     from livevis.logs import FILE_ONLY
     from livevis.offline import render_file
@@ -156,7 +156,7 @@ def _render(args) -> int:
     # everything an operator can get wrong fails here, before any decoding, GL or model work
     audio = open_audio(args.input)
     check_output(args.output, args.input)
-    preset = load_preset(args.preset) if args.preset else Preset()
+    preset = load_preset(args.preset) if args.preset else default_preset()
     emotion = EmotionModel(args.model)  # a bad --model is an error, never a silent fallback
     print(f"emotion model on {emotion.provider}", file=sys.stderr)
     ctx = offscreen_context()

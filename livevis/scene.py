@@ -99,11 +99,11 @@ def latent_layers(preset, compositor) -> list:
 
 def make_compositor(ctx: moderngl.Context, width: int, height: int, preset=None) -> Compositor:
     """A :class:`Compositor` of ``width`` × ``height`` pixels with the preset's layers, bottom
-    first (None: the default preset's layers — a shader background and the AU face)."""
+    first (None: the default preset's layers — shader background, latent image stream, face)."""
     if preset is None:
-        from livevis.control.presets import Preset
+        from livevis.control.presets import default_preset
 
-        preset = Preset()
+        preset = default_preset()
     return Compositor(ctx, width, height, [build_layer(ctx, spec, preset) for spec in preset.layers])
 
 
@@ -134,9 +134,9 @@ class OfflineScene:
 
     def __init__(self, ctx: moderngl.Context, width: int, height: int, preset=None, say=print) -> None:
         from livevis.latent_layer import LatentLayerDriver
-        from livevis.control.presets import Preset
+        from livevis.control.presets import default_preset
 
-        preset = preset if preset is not None else Preset()
+        preset = preset if preset is not None else default_preset()
         self.compositor = make_compositor(ctx, width, height, preset)
         self.drivers = [LatentLayerDriver(preset, layer, say=say, synchronous=True)
                         for layer in latent_layers(preset, self.compositor)]

@@ -73,6 +73,19 @@ def test_load_by_name_and_by_path_give_the_same_preset():
 # ------------------------------------------------------------------ schema and defaults
 
 
+def test_default_preset_shows_the_whole_product():
+    """The built-in preset (no --preset): shader background, the latent image stream with its
+    own emotion-tagged keyframes, and the face on top at full opacity; named for the overlay."""
+    from livevis.control.presets import default_preset
+
+    p = default_preset()
+    assert p.name == "default"
+    assert [layer.kind for layer in p.layers] == ["background", "latent", "face"]
+    assert p.layers[-1].opacity == 1.0 and p.layers[-1].blend == "normal"
+    kf = p.keyframe_list()
+    assert len(kf) >= 4 and all(v is not None for _, v, _a in kf[:4])
+
+
 def test_empty_file_is_a_valid_preset_with_defaults(tmp_path):
     p = load_preset(write(tmp_path / "minimal.toml", ""))
     assert p.name == "minimal"

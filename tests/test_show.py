@@ -5,7 +5,6 @@ import os
 import time
 
 import numpy as np
-import pytest
 
 from livevis.control.presets import load_preset
 from livevis.state import AnalysisState

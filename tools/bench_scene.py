@@ -26,13 +26,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=120)
     args = ap.parse_args(argv)
 
-    from livevis.control.presets import Preset, load_preset
+    from livevis.control.presets import default_preset, load_preset
     from livevis.scene import OfflineScene, offscreen_context
     from livevis.state import AnalysisState
 
     w, h = (int(v) for v in args.size.lower().split("x"))
     ctx = offscreen_context()
-    preset = Preset() if args.preset == "default" else load_preset(args.preset)
+    preset = default_preset() if args.preset == "default" else load_preset(args.preset)
     scene = OfflineScene(ctx, w, h, preset, say=lambda *_: None)
     aus = np.zeros(17, np.float32)
     states = []

@@ -57,9 +57,9 @@ MAIN_AUS = ("AU01", "AU04", "AU06", "AU12", "AU15", "AU26")
 
 def load(name: str):
     """A preset by name (``default``: the built-in preset)."""
-    from livevis.control.presets import Preset, load_preset
+    from livevis.control.presets import default_preset, load_preset
 
-    return Preset() if name == "default" else load_preset(name)
+    return default_preset() if name == "default" else load_preset(name)
 
 
 def face_only(preset):

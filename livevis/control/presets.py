@@ -963,3 +963,25 @@ def save_learned_mapping(path: str | os.PathLike, mapping: MidiMapping) -> Prese
         tmp.unlink(missing_ok=True)
         raise PresetError([f"{_display(path)}: cannot write: {err}"], path=path) from None
     return preset
+
+
+#: Name of the built-in preset used when none is given (shown in the overlay's ``preset:``).
+DEFAULT_PRESET_NAME = "default"
+
+
+def default_preset() -> Preset:
+    """The built-in preset, used when no ``--preset`` is given: the whole product.
+
+    Layers, bottom first: the shader background; the latent image stream (five generated
+    keyframes tagged with valence/arousal, one segment every 8 beats) in screen blend at 0.55;
+    the 3D face on top at full opacity (its legibility comes first: tests/test_legibility.py).
+    """
+    seeds = [(21, 0.8, 0.6), (22, -0.7, 0.7), (23, -0.6, -0.5), (24, 0.6, -0.6), (25, None, None)]
+    return Preset(
+        name=DEFAULT_PRESET_NAME,
+        description="Shader background, the generative image stream, and the face on top",
+        layers=[LayerSpec(kind="background"), LayerSpec(kind="latent", opacity=0.55, blend="screen"),
+                LayerSpec(kind="face")],
+        latent=LatentSpec(keyframes=[KeyframeSpec(seed=s, valence=v, arousal=a) for s, v, a in seeds],
+                          segment_beats=8, noise_sigma=0.15, energy_gain=1.5),
+    )
