@@ -110,12 +110,17 @@ def run_live(opts: RunOptions, log=print) -> dict:
 
     from livevis.audio.live import LiveInput
     from livevis.audio.playback import FilePlayer
+    from livevis.display import display_problem
     from livevis.emotion import load_emotion_model
     from livevis.overlay import OverlayView
     from livevis.control.presets import default_preset, load_preset
     from livevis.render import ScreenBlitter
     from livevis.show import Show
 
+    problem = display_problem()  # before any audio plays
+    if problem is not None:
+        raise LivevisError(f"{problem}: no window can open here; render to a video instead "
+                           "(livevis render FILE -o out.mp4) or run under xvfb-run")
     preset = load_preset(opts.preset) if opts.preset else default_preset()
     opts = replace(
         opts,

@@ -87,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("devices", help="list audio inputs and outputs, and MIDI ports")
 
-    demo = sub.add_parser("demo", help="play and visualize the built-in demo track")
+    demo = sub.add_parser("demo", help="play and visualize the built-in demo track (without a display or sound "
+                          "device: render its first 30 s to livevis-demo.mp4)")
     _add_window_options(demo)
     return parser
 
@@ -177,6 +178,28 @@ def _render(args) -> int:
     return 0
 
 
+def _cmd_demo(args) -> int:
+    """Play the demo live; without a window or a sound device, render its start to an mp4."""
+    from pathlib import Path
+
+    from livevis import demo
+
+    track = str(demo.demo_track())
+    problem = demo.live_show_problem(args.output_device)
+    if problem is None:
+        return _cmd_run(args, track)
+    out = Path.cwd() / demo.DEMO_VIDEO
+    print(f"livevis demo: {problem}.\nNo live show here, so no window: rendering the first "
+          f"{demo.DEMO_SECONDS:g} s of the demo to {out} instead.", flush=True)
+    render_args = argparse.Namespace(
+        input=track, output=str(out), size=args.size or demo.DEMO_VIDEO_SIZE, fps=demo.DEMO_VIDEO_FPS,
+        duration=args.duration or demo.DEMO_SECONDS, model=args.model, no_progress=False, preset=args.preset)
+    code = _cmd_render(render_args)
+    if code == 0:
+        print(f"the demo video is {out}: play it with any video player")
+    return code
+
+
 def _cmd_presets() -> int:
     from livevis.control.presets import list_presets
 
@@ -229,9 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "devices":
             return _cmd_devices()
         if args.command == "demo":
-            from livevis.demo import demo_track
-
-            return _cmd_run(args, str(demo_track()))
+            return _cmd_demo(args)
     except LivevisError as err:
         log.error("%s", err, extra=FILE_ONLY)
         print(f"livevis: error: {err}", file=sys.stderr)

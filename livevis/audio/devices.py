@@ -62,7 +62,9 @@ def resolve(spec: str | int | None, kind: str) -> int:
     if spec is None:
         index = sd.default.device[0 if kind == "input" else 1]
         if index is None or index < 0 or index >= len(devices) or devices[index][key] <= 0:
-            raise DeviceError(f"no default audio {kind} device; {kind}s available: {choices}")
+            raise DeviceError(f"no default audio {kind} device; {kind}s available: {choices} "
+                              f"(no sound card or sound server: on a headless machine start one with "
+                              f"tools/start-audio-server.sh)")
         return int(index)
     text = str(spec).strip()
     if text.isdigit():
