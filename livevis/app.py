@@ -117,7 +117,7 @@ def run_live(opts: RunOptions, log=print) -> dict:
     from livevis.render import ScreenBlitter
     from livevis.show import Show
 
-    problem = display_problem()  # before any audio plays
+    problem = display_problem()  # before any device opens or audio plays
     if problem is not None:
         raise LivevisError(f"{problem}: no window can open here; render to a video instead "
                            "(livevis render FILE -o out.mp4) or run under xvfb-run")

@@ -189,11 +189,12 @@ def _cmd_demo(args) -> int:
     if problem is None:
         return _cmd_run(args, track)
     out = Path.cwd() / demo.DEMO_VIDEO
+    seconds = args.duration or demo.DEMO_SECONDS
     print(f"livevis demo: {problem}.\nNo live show here, so no window: rendering the first "
-          f"{demo.DEMO_SECONDS:g} s of the demo to {out} instead.", flush=True)
+          f"{seconds:g} s of the demo to {out} instead.", flush=True)
     render_args = argparse.Namespace(
         input=track, output=str(out), size=args.size or demo.DEMO_VIDEO_SIZE, fps=demo.DEMO_VIDEO_FPS,
-        duration=args.duration or demo.DEMO_SECONDS, model=args.model, no_progress=False, preset=args.preset)
+        duration=seconds, model=args.model, no_progress=False, preset=args.preset)
     code = _cmd_render(render_args)
     if code == 0:
         print(f"the demo video is {out}: play it with any video player")
@@ -223,7 +224,7 @@ def _cmd_devices() -> int:
     try:
         inputs, outputs = list_ports()
     except LivevisError as err:
-        print(f"MIDI: unavailable ({err})")
+        print(f"MIDI: unavailable: {err}")
         return 0
     for kind, names in (("MIDI inputs", inputs), ("MIDI outputs", outputs)):
         print(f"{kind}:")

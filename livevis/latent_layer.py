@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 
+from livevis.logs import FILE_ONLY
 from livevis.state import AnalysisState
 
 log = logging.getLogger("livevis.latent")
@@ -104,7 +105,7 @@ class LatentLayerDriver:
         except Exception as err:  # never take the show down for the image stream
             self.message = f"latent image layer disabled: {err}"
         if self.message:
-            log.warning("%s", self.message)
+            log.warning("%s", self.message, extra=FILE_ONLY)  # say() shows it to the operator, once
             self.say(self.message)
 
     def update(self, state: AnalysisState, t: float | None = None) -> None:

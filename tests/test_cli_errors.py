@@ -63,6 +63,15 @@ def test_devices_lists_inputs_and_outputs():
     assert "MIDI" in proc.stdout  # the ports, or why MIDI is unavailable
 
 
+def test_devices_without_a_jack_server_says_so_in_one_line_and_no_jack_noise():
+    """The JACK client library prints its connection failures on fd 2 from C; none of it shows."""
+    proc = run_cli("devices", env={"LIVEVIS_MIDI_API": "jack", "JACK_DEFAULT_SERVER": "livevis-no-such-server",
+                                   "JACK_NO_START_SERVER": "1"})
+    assert proc.returncode == 0, proc.stderr
+    assert "MIDI: unavailable: no JACK server" in proc.stdout.splitlines(), proc.stdout
+    assert "Jack" not in proc.stderr and "Cannot connect" not in proc.stderr and "jack" not in proc.stderr, proc.stderr
+
+
 def test_errors_are_logged_to_the_rotating_log_file(tmp_path):
     proc = run_cli("render", str(tmp_path / "missing.ogg"), "-o", str(tmp_path / "o.mp4"),
                    env={"XDG_STATE_HOME": str(tmp_path / "state")})

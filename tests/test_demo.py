@@ -53,7 +53,7 @@ def test_demo_without_a_display_renders_an_mp4_here_and_says_why(tmp_path):
     assert proc.returncode == 0, proc.stderr
     out = tmp_path / "livevis-demo.mp4"
     assert "DISPLAY is not set" in proc.stdout and str(out) in proc.stdout, proc.stdout
-    assert "no window" in proc.stdout
+    assert "no window" in proc.stdout and "the first 1 s" in proc.stdout
     assert "render energetic_electronic_2.opus" in proc.stderr  # the progress bar
     assert "Traceback" not in proc.stderr
     assert _frames(out) == 30

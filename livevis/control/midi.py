@@ -15,10 +15,12 @@ Port names are matched case-insensitively as substrings of the names the backend
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import os
 import random
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -60,16 +62,38 @@ def midi_backend(api: str = "auto"):
     return mido.Backend(f"mido.backends.rtmidi/{API_NAMES[resolve_api(api)]}", load=True)
 
 
+@contextlib.contextmanager
+def _silent_stderr_fd():
+    """Within the block, file descriptor 2 goes to /dev/null: the JACK client library prints
+    its connection failures ("Cannot connect to server socket", "JackShmReadWritePtr…") there
+    from C, where Python's sys.stderr cannot catch them."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def list_ports(api: str = "auto") -> tuple[list[str], list[str]]:
-    """(input port names, output port names) of ``api``.
+    """(input port names, output port names) of ``api``. The backend's C-level noise on stderr
+    is silenced while probing.
 
     Raises:
-        MidiError: the backend cannot be used (e.g. JACK server not running).
+        MidiError: the backend cannot be used; ``"no JACK server"`` when the JACK API is used
+            and no JACK server runs.
     """
     backend = midi_backend(api)
     try:
-        return list(backend.get_input_names()), list(backend.get_output_names())
+        with _silent_stderr_fd():
+            return list(backend.get_input_names()), list(backend.get_output_names())
     except Exception as err:  # rtmidi raises SystemError/RtMidiError without a server
+        if resolve_api(api) == "jack" and "JACK server not running" in str(err):
+            raise MidiError("no JACK server") from None
         raise MidiError(f"MIDI ({resolve_api(api)}) unavailable: {err}") from None
 
 
