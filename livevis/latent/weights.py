@@ -2,7 +2,8 @@
 
 Every downloaded file is checked against a pinned sha256 before it is used; a mismatch is
 refused (the partial download is deleted) so a corrupted or substituted file never loads.
-No weights live in the repository.
+The show itself loads the TAEF2 ONNX graphs shipped in ``models/``; the PyTorch weights located
+here are only read by ``tools/export_taef2.py``, which rebuilds those graphs.
 """
 
 from __future__ import annotations
