@@ -154,6 +154,7 @@ def test_face_at_rest_reads_neutral_and_calm(gl, reader):
 # ---------------------------------------------------------------- goal 2 (reduced): music → face → viewer
 
 @pytest.mark.gl
+@pytest.mark.timeout(1800)  # 6 clips x 45 s; the default preset decodes its image stream for each of the 540 frames
 def test_viewer_reads_the_music_emotion_on_the_face(gl, reader):
     if not legibility.EMOMUSIC.is_dir():
         pytest.skip(f"needs the annotated emoMusic clips in {legibility.EMOMUSIC}")
