@@ -42,10 +42,19 @@ def _jack_running() -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def jack():
-    """A JACK server (the running one, or a dummy-driver one started here)."""
+    """A JACK server (the running one, or a dummy-driver one started here for this module only).
+
+    PortAudio is initialised first, without the server: a PortAudio that connected to a JACK
+    server which then stops asserts and aborts the process when it terminates at exit (PortAudio
+    pa_jack.c Terminate), which would turn a green run red after its last test.
+    """
     os.environ["JACK_NO_START_SERVER"] = "1"  # never let a client spawn a server with a real driver
+    try:
+        import sounddevice  # noqa: F401  (initialises PortAudio now, while no server we start runs)
+    except (ImportError, OSError):
+        pass
     if _jack_running():
         yield
         return
