@@ -41,8 +41,9 @@ EXPRESSIONS: dict[str, tuple[float, dict[str, float]]] = {
                          "AU25": 0.96, "AU26": 0.75}),
     "afraid": (110.0, {"AU01": 0.75, "AU04": 0.72, "AU05": 0.75, "AU20": 1.0, "AU25": 0.25, "AU26": 0.25}),
     "angry": (135.0, {"AU04": 0.5, "AU07": 0.5, "AU10": 0.96, "AU17": 0.24, "AU23": 0.75}),
-    "disgusted": (160.0, {"AU06": 0.3, "AU09": 0.75, "AU10": 0.5, "AU15": 1.0, "AU17": 0.75, "AU25": 0.75}),
-    "sad": (195.0, {"AU01": 0.75, "AU15": 0.75, "AU17": 0.75, "AU45": 0.35}),
+    "disgusted": (160.0, {"AU06": 0.3, "AU09": 1.0, "AU10": 0.75, "AU15": 1.0, "AU17": 0.75, "AU20": 0.75,
+                         "AU25": 0.75, "AU26": 0.25}),
+    "sad": (195.0, {"AU01": 1.0, "AU15": 0.75, "AU17": 0.75, "AU45": 0.35}),
     "calm": (270.0, {}),
     "content": (320.0, {"AU06": 0.1, "AU12": 0.35}),
 }
@@ -110,17 +111,20 @@ class ExpressionMapper:
         floor: lower bound on the running standard deviation (> 0); swings smaller than this
             are not blown up, so steady music and silence stay calm.
         rest_s: time constant of the return to the neutral face while the input is silent.
-        centre: the (valence, arousal) shown as the neutral face. Arousal -0.1 is typical music
+        centre: the (valence, arousal) shown as the neutral face. Arousal -0.17 is typical music
             as the emotion model reads it: between the emoMusic raters' mean (+0.03), which the
             model was calibrated to, and its mean over the immich-memories-music tracks (-0.21).
+            With ``swing_gain`` 0.4 it was chosen so that each librosa-data track's AU range grows
+            over the model's own AU layer (``tools/legibility.py --range``) while the face still
+            carries the raters' arousal (``--clips``).
 
     Raises:
         ValueError: an argument is out of range.
     """
 
     def __init__(self, hop_s: float = 0.1, window_s: float = 30.0, level_gain: float = 2.5,
-                 swing_gain: float = 0.35, floor: float = 0.12, rest_s: float = 1.5,
-                 centre: tuple[float, float] = (0.0, -0.1)) -> None:
+                 swing_gain: float = 0.4, floor: float = 0.12, rest_s: float = 1.5,
+                 centre: tuple[float, float] = (0.0, -0.17)) -> None:
         if hop_s <= 0 or window_s <= 0 or floor <= 0 or rest_s <= 0 or level_gain < 0 or swing_gain < 0:
             raise ValueError("hop_s, window_s, floor, rest_s must be > 0 and the gains >= 0")
         self.hop_s, self.window_s, self.level_gain = float(hop_s), float(window_s), float(level_gain)

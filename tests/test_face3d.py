@@ -16,7 +16,7 @@ from livevis.face3d.aumesh import (
     CHIN, FEAT_AU_NAMES, INNER_BROWS, LIP_CORNERS, LOWER_LIDS, LOWER_LIP, MID_BROWS, MISSING_FEAT_AUS,
     OUTER_BROWS, PROTOTYPES, UPPER_LIDS, UPPER_LIP, AUMeshModel, feat_inputs, prototype, vertex_normals,
 )
-from livevis.face3d.mesh_layer import AUSmoother, blink_amount, head_pose, palette
+from livevis.face3d.mesh_layer import AUSmoother, BlinkClock, blink_amount, head_pose, palette
 from livevis.state import AU_INDEX, AU_NAMES, AnalysisState
 
 
@@ -193,6 +193,20 @@ def test_blinks_and_idle_motion():
     assert head_pose(0.0) == (0.0, 0.0, 0.0, 0.0)
     poses = np.array([head_pose(t)[:3] for t in np.arange(0, 30, 0.5)])
     assert 0.02 < np.abs(poses).max() < 0.15  # a few degrees
+
+
+def test_blink_rate_follows_arousal():
+    def blinks(arousal, seconds=120.0):
+        clock, closed, n = BlinkClock(), False, 0
+        for t in np.arange(0.0, seconds, 1 / 60):
+            shut = clock.update(t, arousal) > 0.99
+            n += shut and not closed
+            closed = shut
+        return n
+
+    calm, rest, tense = blinks(-1.0), blinks(0.0), blinks(1.0)
+    assert 25 <= rest <= 31  # one per 4 s
+    assert calm < 0.6 * rest and tense > 1.6 * rest
 
 
 def test_palette_follows_valence_and_arousal():

@@ -94,6 +94,29 @@ def blink_amount(t: float, period: float = 4.0) -> float:
     return 1.0 - (u - 0.11) / 0.13
 
 
+class BlinkClock:
+    """Idle blinks whose rate follows arousal, as people blink more when aroused or tense and
+    less when calm (spontaneous blink rate ≈ 15–20 per minute at rest).
+
+    A "blink time" runs at ``2 ** arousal`` times the clock (×2 at arousal +1, ×0.5 at −1) and
+    :func:`blink_amount` is evaluated on it, so the blink period is 2–8 s (4 s at arousal 0)
+    and changes of arousal never cut a blink short or start one mid-way. Deterministic for a
+    given sequence of clock times (offline = live).
+    """
+
+    def __init__(self, period: float = 4.0) -> None:
+        self.period = float(period)
+        self._t: float | None = None
+        self._phase = 0.0
+
+    def update(self, t: float, arousal: float) -> float:
+        """Eyelid closure in [0, 1] at clock time ``t`` (s) for ``arousal`` in [-1, 1]."""
+        dt = 0.0 if self._t is None else min(max(t - self._t, 0.0), 0.5)
+        self._t = float(t)
+        self._phase += dt * 2.0 ** min(max(float(arousal), -1.0), 1.0)
+        return blink_amount(self._phase, self.period)
+
+
 def head_pose(t: float, state: AnalysisState | None = None, amount: float = 1.0) -> tuple[float, float, float, float]:
     """Idle head motion: (pitch, yaw, roll) in radians and a vertical bob in face units.
 
@@ -290,6 +313,7 @@ class FaceMeshLayer(Layer):
             samples = 0 if is_software_renderer(ctx.info["GL_RENDERER"]) else 4
         self.samples = max(0, min(int(samples), int(ctx.max_samples))) if samples else 0
         self.smoother = AUSmoother(attack, release)
+        self.blinks = BlinkClock()
         self.program = load_program(ctx, "face3d.vert", "face3d.frag")
         self._vbo = ctx.buffer(reserve=self.model.neutral.shape[0] * 6 * 4, dynamic=True)
         self._ibos, self._vaos = [], {}
@@ -323,7 +347,7 @@ class FaceMeshLayer(Layer):
         if aus.shape != (len(AU_NAMES),):
             raise ValueError(f"state.aus must have {len(AU_NAMES)} values, got {aus.shape}")
         a = self.smoother.update(aus, t) * self.expressiveness
-        b = blink_amount(t) if self.blink else 0.0
+        b = self.blinks.update(t, state.arousal) if self.blink else 0.0
         a[_AU45] = min(max(float(a[_AU45]), b), 1.0)
         return a
 

@@ -21,12 +21,21 @@ import numpy as np
 
 from livevis.face3d.aumesh import LIPS_INNER, LOWER_LIP, UPPER_LIP, AUMeshModel
 from livevis.face3d.landmarks import FaceLandmarker, PortraitError
-from livevis.face3d.mesh_layer import AUSmoother, blink_amount, set_line_uniforms
+from livevis.face3d.mesh_layer import AUSmoother, BlinkClock, set_line_uniforms
 from livevis.render.layers import Layer
 from livevis.render.shaders import load_program, set_uniform
 from livevis.state import AU_INDEX, AU_NAMES, AnalysisState
 
 LINE_SHADE = 0.6  #: how dark a full-strength wrinkle makes the photo (0: none, 1: black)
+#: Per-AU gain of the photo warp, float32 (17,) in :data:`AU_NAMES` order. A photo moved by the
+#: 2D warp shows less than the 3D face for the same AU (no lit relief, a small face in the
+#: frame): these gains (brows, lid tightener and lip-corner depressor up; the jaw drop down,
+#: as a wide dark mouth reads "sad") were found by a coordinate search for the expressions to
+#: read as on the 3D face (``tools/legibility.py --prototypes --preset portrait``), kept ≤ 2 so
+#: the photo does not turn into a caricature.
+AU_GAIN = np.ones(len(AU_NAMES), np.float32)
+for _au, _gain in {"AU01": 1.5, "AU04": 2.0, "AU07": 1.5, "AU15": 2.0, "AU26": 0.75}.items():
+    AU_GAIN[AU_INDEX[_au]] = _gain
 SKIRT = 0.35  #: the fixed outer ring lies this fraction of the centre→boundary distance beyond the boundary
 
 
@@ -277,14 +286,15 @@ class PortraitLayer(Layer):
         self.renderer = PortraitRenderer(ctx, self.rig)
         self.expressiveness, self.blink = float(expressiveness), bool(blink)
         self.smoother = AUSmoother(attack, release)
+        self.blinks = BlinkClock()
 
     def draw(self, state: AnalysisState, t: float, size: tuple[int, int]) -> None:
         aus = np.clip(np.asarray(state.aus, np.float32).reshape(-1), 0.0, 1.0)
         if aus.shape != (len(AU_NAMES),):
             raise ValueError(f"state.aus must have {len(AU_NAMES)} values, got {aus.shape}")
-        a = self.smoother.update(aus, t) * self.expressiveness
+        a = self.smoother.update(aus, t) * self.expressiveness * AU_GAIN
         i45 = AU_INDEX["AU45"]
-        a[i45] = min(max(float(a[i45]), blink_amount(t) if self.blink else 0.0), 1.0)
+        a[i45] = min(max(float(a[i45]), self.blinks.update(t, state.arousal) if self.blink else 0.0), 1.0)
         h, w = self.rig.photo.shape[:2]
         fw, fh = size
         s = max(fw / w, fh / h)  # cover: crop, keep aspect, centre
