@@ -11,10 +11,10 @@ import logging
 import time
 from dataclasses import dataclass, replace
 
-from livevis.analysis import Analyzer, AnalysisThread
+from livevis.analysis.analyzer import Analyzer, AnalysisThread
 from livevis.errors import LivevisError
 from livevis.render.shaders import is_software_renderer
-from livevis.state import LatestState
+from livevis.analysis.state import LatestState
 
 
 @dataclass
@@ -111,7 +111,7 @@ def run_live(opts: RunOptions, log=print) -> dict:
     from livevis.audio.live import LiveInput
     from livevis.audio.playback import FilePlayer
     from livevis.display import display_problem
-    from livevis.emotion import load_emotion_model
+    from livevis.analysis.emotion import load_emotion_model
     from livevis.overlay import OverlayView
     from livevis.control.presets import default_preset, load_preset
     from livevis.render import ScreenBlitter

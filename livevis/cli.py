@@ -148,7 +148,7 @@ def _cmd_render(args) -> int:
 def _render(args) -> int:
     from livevis.audio.decode import open_audio
     from livevis.control.presets import default_preset, load_preset
-    from livevis.emotion import EmotionModel
+    from livevis.analysis.emotion import EmotionModel
     from livevis.logs import FILE_ONLY
     from livevis.offline import render_file
     from livevis.outfile import check_output

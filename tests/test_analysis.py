@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from livevis.analysis import Analyzer
+from livevis.analysis.analyzer import Analyzer
 from livevis.audio.decode import load_audio
-from livevis.features import N_FEATURES, SAMPLE_RATE, FeatureExtractor
-from livevis.tempo import TempoTracker
+from livevis.analysis.features import N_FEATURES, SAMPLE_RATE, FeatureExtractor
+from livevis.analysis.tempo import TempoTracker
 
 
 class RecordingEmotion:
@@ -141,10 +141,10 @@ def test_overload_skips_audio_and_counts_it(vibe_ace):
     oldest audio, counts the skipped hops into the state, and keeps up with the newest."""
     import time
 
-    from livevis.analysis import AnalysisThread
+    from livevis.analysis.analyzer import AnalysisThread
     from livevis.audio.capture import StreamClock
-    from livevis.ringbuffer import RingBuffer
-    from livevis.state import LatestState
+    from livevis.audio.ringbuffer import RingBuffer
+    from livevis.analysis.state import LatestState
 
     class Burst:
         sample_rate = SAMPLE_RATE

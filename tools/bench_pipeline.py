@@ -28,11 +28,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from livevis.analysis import Analyzer, AnalysisThread  # noqa: E402
+from livevis.analysis.analyzer import Analyzer, AnalysisThread  # noqa: E402
 from livevis.audio.decode import load_audio  # noqa: E402
 from livevis.demo import demo_track  # noqa: E402
-from livevis.emotion import load_emotion_model  # noqa: E402
-from livevis.state import LatestState  # noqa: E402
+from livevis.analysis.emotion import load_emotion_model  # noqa: E402
+from livevis.analysis.state import LatestState  # noqa: E402
 
 
 def bench_analysis(track: Path, seconds: float) -> None:
@@ -50,7 +50,7 @@ def bench_analysis(track: Path, seconds: float) -> None:
 
 def bench_render(width: int = 1280, height: int = 720, frames: int = 120) -> None:
     from livevis.scene import make_compositor, offscreen_context
-    from livevis.state import AnalysisState
+    from livevis.analysis.state import AnalysisState
 
     ctx = offscreen_context()
     comp = make_compositor(ctx, width, height)

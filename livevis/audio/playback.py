@@ -19,7 +19,7 @@ from livevis.audio.decode import open_audio
 from livevis.audio.readahead import ReadAhead
 from livevis.audio.xruns import XrunCounter
 from livevis.errors import DeviceError
-from livevis.ringbuffer import RingBuffer
+from livevis.audio.ringbuffer import RingBuffer
 
 
 class FilePlayer:
