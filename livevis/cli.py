@@ -106,7 +106,8 @@ def _cmd_run(args, input_path) -> int:
 
     stats = run_live(opts, log=say)
     print(f"drew {stats['frames']} frames ({stats['fps']:.1f} fps), {stats['hops']} analysis hops, "
-          f"{stats['overflows']} input overflows, {stats['skipped_samples']} samples skipped")
+          f"{stats['overflows']} input overflows, {stats['skipped_samples']} samples skipped, "
+          f"{stats['underruns']} device underruns, {stats['engine_restarts']} audio engine restarts")
     return 0
 
 

@@ -40,8 +40,9 @@ class Show:
         size: (width, height) of the picture in pixels.
         preset: the preset to start with.
         get_state: callable returning the newest :class:`AnalysisState` (never blocks).
-        analyzer: the live :class:`~livevis.analysis.analyzer.Analyzer`, whose smoothing and noise gate
-            follow the preset (None offline/tests).
+        analyzer: the live :class:`~livevis.analysis.analyzer.Analyzer`, or the
+            :class:`~livevis.audio.engine.AudioEngine` running one (anything with ``apply_settings``),
+            whose smoothing and noise gate follow the preset (None offline/tests).
         control: open the preset's MIDI/OSC ports (a :class:`~livevis.control.ControlHub`).
         say: callable receiving one-line messages for the operator (log and overlay).
         osc_host: the address OSC input listens on, overriding every preset's (None: the preset's).
@@ -148,10 +149,9 @@ class Show:
         if self.analyzer is None:
             return
         from livevis.audio.conditioning import settings_from_preset
-        from livevis.analysis.emotion import Smoother
 
-        self.analyzer.smoother = Smoother(preset.emotion.attack_s, preset.emotion.release_s, self.analyzer.hop_s)
-        self.analyzer.conditioner.settings = settings_from_preset(preset.audio)
+        self.analyzer.apply_settings(preset.emotion.attack_s, preset.emotion.release_s,
+                                     settings_from_preset(preset.audio))
 
     # ------------------------------------------------------------------ per frame
 

@@ -77,6 +77,13 @@ class Analyzer:
             else soxr.ResampleStream(source_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
         )
 
+    def apply_settings(self, attack_s: float, release_s: float, conditioning: ConditioningSettings) -> None:
+        """Use a preset's emotion smoothing (attack/release times, seconds) and noise gate / AGC settings."""
+        from livevis.analysis.emotion import Smoother
+
+        self.smoother = Smoother(attack_s, release_s, self.hop_s)
+        self.conditioner.settings = conditioning
+
     def skip(self, n_source_samples: int) -> None:
         """Account for ``n_source_samples`` of audio dropped unanalysed (overload), so that
         :attr:`AnalysisState.time` stays the stream's time."""
