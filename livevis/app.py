@@ -1,8 +1,10 @@
-"""The live show: audio source → analysis thread → compositor → pyglet window.
+"""The live show: audio engine process (source + analysis) → compositor → pyglet window.
 
-The render loop runs at the display rate, takes the newest :class:`AnalysisState` from a
-:class:`LatestState` slot and never waits on analysis. If the audio stalls, the last picture
-keeps animating and a "NO INPUT" banner appears until sound returns.
+Capture or file playback and the analysis run in a supervised child process
+(:class:`~livevis.audio.engine.AudioEngine`), so rendering and its GIL never stall the audio. The render
+loop runs at the display rate, takes the newest :class:`AnalysisState` from the engine's shared-memory
+slot and never waits on analysis. If the audio stalls or the engine restarts, the last picture keeps
+animating and a "NO INPUT" banner appears until sound returns.
 """
 
 from __future__ import annotations
@@ -11,10 +13,8 @@ import logging
 import time
 from dataclasses import dataclass, replace
 
-from livevis.analysis import Analyzer, AnalysisThread
 from livevis.errors import LivevisError
 from livevis.render.shaders import is_software_renderer
-from livevis.state import LatestState
 
 
 @dataclass
@@ -108,10 +108,10 @@ def run_live(opts: RunOptions, log=print) -> dict:
     """
     import moderngl
 
-    from livevis.audio.live import LiveInput
-    from livevis.audio.playback import FilePlayer
+    from livevis.audio.conditioning import settings_from_preset
+    from livevis.audio.engine import AudioEngine
+    from livevis.audio.engine_process import EngineConfig
     from livevis.display import display_problem
-    from livevis.emotion import load_emotion_model
     from livevis.overlay import OverlayView
     from livevis.control.presets import default_preset, load_preset
     from livevis.render import ScreenBlitter
@@ -128,107 +128,109 @@ def run_live(opts: RunOptions, log=print) -> dict:
         screen=preset.output.screen if opts.screen is None else opts.screen,
         size=tuple(preset.output.resolution) if opts.size is None else opts.size,
     )
-    if opts.input_path is not None:
-        source = FilePlayer(opts.input_path, device=opts.output_device)
-        log(f"playing {opts.input_path} ({source.duration:.1f} s) at {source.sample_rate} Hz, "
-            f"output latency {source.output_latency * 1000:.0f} ms")
-    else:
-        source = LiveInput(opts.device if opts.device is not None else preset.audio.input_device)
-        log(f"listening to input {source.device}: {source.device_name} at {source.sample_rate} Hz")
-    emotion = load_emotion_model(opts.model, log=log)
-    log(f"emotion model on {emotion.provider}")
-    analyzer = Analyzer(source.sample_rate, emotion)
-    analyzer.features.warm_up()
-
-    pyglet, window = _open_window(opts)
-    ctx = moderngl.create_context()
-    scale = pick_render_scale(ctx.info["GL_RENDERER"], opts.render_scale, window.get_framebuffer_size())
-    log(f"OpenGL: {ctx.info['GL_RENDERER']}, rendering at {scale:.2g}x the window size")
-
-    def scaled(size):
-        return max(2, int(size[0] * scale)), max(2, int(size[1] * scale))
-
-    latest = LatestState()
-    show = Show(ctx, scaled(window.get_framebuffer_size()), preset, latest.get, analyzer=analyzer, say=log,
-                osc_host=opts.osc_host)
-    log(f"preset: {preset.name or 'default'}")
-    blitter = ScreenBlitter(ctx)
-    banner = pyglet.text.Label("NO INPUT", font_size=36, weight="bold", color=(255, 80, 80, 255),
-                               x=20, y=20, anchor_x="left", anchor_y="bottom")
-    overlay = OverlayView()
-
-    worker = AnalysisThread(source, analyzer, latest)
-    stats = {"frames": 0, "render_errors": 0}
-    t0 = time.monotonic()
-    fps_clock = {"last": t0, "fps": 0.0}
-
-    @window.event
-    def on_draw():
-        size = window.get_framebuffer_size()
-        if min(size) > 0:
-            show.resize(scaled(size))
-        now = time.monotonic()
-        try:
-            texture = show.frame(now - t0)
-        except Exception:  # never end the show on a rendering error: log it, show the last frame
-            stats["render_errors"] += 1
-            if stats["render_errors"] <= 3 or stats["render_errors"] % 600 == 0:
-                logging.getLogger("livevis.app").exception("render error %d", stats["render_errors"])
-            texture = show.last_texture
-        ctx.screen.use()
-        blitter.draw(texture, size)
-        if not latest.get().input_ok:
-            banner.draw()
-        dt = now - fps_clock["last"]
-        fps_clock["last"] = now
-        if dt > 0:
-            fps_clock["fps"] = 0.9 * fps_clock["fps"] + 0.1 / dt
-        if show.ui.overlay:
-            overlay.update(show.overlay_lines(fps_clock["fps"]), window.height)
-            overlay.draw()
-        stats["frames"] += 1
-
-    def tick(_dt):
-        elapsed = time.monotonic() - t0
-        done_file = opts.input_path is not None and source.finished.is_set()
-        if done_file or (opts.duration is not None and elapsed >= opts.duration):
-            window.close()
-            pyglet.app.exit()
-
-    @window.event
-    def on_key_press(symbol, modifiers):
-        if symbol in (pyglet.window.key.ESCAPE, pyglet.window.key.Q):
-            window.close()
-            pyglet.app.exit()
-        elif symbol == pyglet.window.key.F:
-            window.set_fullscreen(not window.fullscreen)
-        else:
-            show.key(pyglet.window.key.symbol_string(symbol), modifiers)
-
-    source.start()
-    worker.start()
-    if not source.clock.last_callback:
-        _wait_first(source.clock)
-    pyglet.clock.schedule_interval(tick, 0.1)
+    engine = AudioEngine(EngineConfig(
+        input_path=opts.input_path, device=opts.device if opts.device is not None else preset.audio.input_device,
+        output_device=opts.output_device, model=opts.model,
+        settings=(preset.emotion.attack_s, preset.emotion.release_s, settings_from_preset(preset.audio)),
+        log_level=logging.getLogger("livevis").getEffectiveLevel()), say=log)
+    show = None
     try:
+        info = engine.start()  # opens the file or device in the engine process; raises its one-line errors
+        if opts.input_path is not None:
+            duration = info["duration"] if info["duration"] is not None else float("nan")
+            log(f"playing {opts.input_path} ({duration:.1f} s) at {info['sample_rate']} Hz, "
+                f"output latency {info['output_latency'] * 1000:.0f} ms")
+        else:
+            log(f"listening to input {info['device']}: {info['device_name']} at {info['sample_rate']} Hz")
+        log(f"audio engine: process {info['pid']}, scheduling {info['scheduling']}")
+
+        pyglet, window = _open_window(opts)  # while the engine loads the emotion model
+        ctx = moderngl.create_context()
+        scale = pick_render_scale(ctx.info["GL_RENDERER"], opts.render_scale, window.get_framebuffer_size())
+        log(f"OpenGL: {ctx.info['GL_RENDERER']}, rendering at {scale:.2g}x the window size")
+
+        def scaled(size):
+            return max(2, int(size[0] * scale)), max(2, int(size[1] * scale))
+
+        show = Show(ctx, scaled(window.get_framebuffer_size()), preset, engine.get, analyzer=engine, say=log,
+                    osc_host=opts.osc_host)
+        log(f"preset: {preset.name or 'default'}")
+        blitter = ScreenBlitter(ctx)
+        banner = pyglet.text.Label("NO INPUT", font_size=36, weight="bold", color=(255, 80, 80, 255),
+                                   x=20, y=20, anchor_x="left", anchor_y="bottom")
+        overlay = OverlayView()
+        log(f"emotion model on {engine.wait_ready()['provider']}")
+
+        stats = {"frames": 0, "render_errors": 0}
+        t0 = time.monotonic()
+        fps_clock = {"last": t0, "fps": 0.0}
+
+        @window.event
+        def on_draw():
+            size = window.get_framebuffer_size()
+            if min(size) > 0:
+                show.resize(scaled(size))
+            now = time.monotonic()
+            try:
+                texture = show.frame(now - t0)
+            except Exception:  # never end the show on a rendering error: log it, show the last frame
+                stats["render_errors"] += 1
+                if stats["render_errors"] <= 3 or stats["render_errors"] % 600 == 0:
+                    logging.getLogger("livevis.app").exception("render error %d", stats["render_errors"])
+                texture = show.last_texture
+            ctx.screen.use()
+            blitter.draw(texture, size)
+            if not engine.get().input_ok:
+                banner.draw()
+            dt = now - fps_clock["last"]
+            fps_clock["last"] = now
+            if dt > 0:
+                fps_clock["fps"] = 0.9 * fps_clock["fps"] + 0.1 / dt
+            if show.ui.overlay:
+                overlay.update(show.overlay_lines(fps_clock["fps"]), window.height)
+                overlay.draw()
+            stats["frames"] += 1
+
+        def tick(_dt):
+            engine.supervise()
+            elapsed = time.monotonic() - t0
+            done_file = opts.input_path is not None and engine.finished
+            if done_file or (opts.duration is not None and elapsed >= opts.duration):
+                window.close()
+                pyglet.app.exit()
+
+        @window.event
+        def on_key_press(symbol, modifiers):
+            if symbol in (pyglet.window.key.ESCAPE, pyglet.window.key.Q):
+                window.close()
+                pyglet.app.exit()
+            elif symbol == pyglet.window.key.F:
+                window.set_fullscreen(not window.fullscreen)
+            else:
+                show.key(pyglet.window.key.symbol_string(symbol), modifiers)
+
+        engine.play()
+        _wait_first(engine)
+        t0 = time.monotonic()
+        fps_clock["last"] = t0
+        pyglet.clock.schedule_interval(tick, 0.1)
         pyglet.app.run(1 / preset.output.fps)
     finally:
-        worker.stop()
-        worker.join(timeout=2)
-        source.stop()
-        show.close()
+        engine.stop()
+        if show is not None:
+            show.close()
     elapsed = time.monotonic() - t0
-    stats.update(hops=worker.stats.hops, fps=stats["frames"] / max(elapsed, 1e-9),
-                 skipped_samples=worker.stats.skipped_samples, overflows=source.ring.overflows,
-                 underruns=source.xruns.underruns,
-                 errors=worker.stats.errors)
-    if worker.stats.errors:
-        log(f"{worker.stats.errors} analysis errors (see the log file)")
+    totals = engine.stats()
+    stats.update(hops=totals["hops"], fps=stats["frames"] / max(elapsed, 1e-9),
+                 skipped_samples=totals["skipped_samples"], overflows=totals["overflows"],
+                 underruns=totals["underruns"], errors=totals["errors"], engine_restarts=totals["restarts"])
+    if totals["errors"]:
+        log(f"{totals['errors']} analysis errors (see the log file)")
     return stats
 
 
-def _wait_first(clock, timeout: float = 3.0) -> None:
-    """Wait for the first audio callback (PulseAudio may take ~2 s); the show starts anyway."""
+def _wait_first(engine, timeout: float = 3.0) -> None:
+    """Wait for the engine's first analysed hop (PulseAudio may take ~2 s to start); the show starts anyway."""
     deadline = time.monotonic() + timeout
-    while not clock.last_callback and time.monotonic() < deadline:
+    while engine.slot.version == 0 and time.monotonic() < deadline:
         time.sleep(0.01)

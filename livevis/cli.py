@@ -106,7 +106,8 @@ def _cmd_run(args, input_path) -> int:
 
     stats = run_live(opts, log=say)
     print(f"drew {stats['frames']} frames ({stats['fps']:.1f} fps), {stats['hops']} analysis hops, "
-          f"{stats['overflows']} input overflows, {stats['skipped_samples']} samples skipped")
+          f"{stats['overflows']} input overflows, {stats['skipped_samples']} samples skipped, "
+          f"{stats['underruns']} device underruns, {stats['engine_restarts']} audio engine restarts")
     return 0
 
 
@@ -148,7 +149,7 @@ def _cmd_render(args) -> int:
 def _render(args) -> int:
     from livevis.audio.decode import open_audio
     from livevis.control.presets import default_preset, load_preset
-    from livevis.emotion import EmotionModel
+    from livevis.analysis.emotion import EmotionModel
     from livevis.logs import FILE_ONLY
     from livevis.offline import render_file
     from livevis.outfile import check_output

@@ -30,7 +30,7 @@ import math
 
 import numpy as np
 
-from livevis.state import AU_INDEX, AU_NAMES
+from livevis.analysis.state import AU_INDEX, AU_NAMES
 
 #: Basic expressions: (angle on the circumplex in degrees, {AU: intensity}). Neutral is the
 #: origin. Low arousal is "calm" (the neutral face: quiet music does not grimace) between sad

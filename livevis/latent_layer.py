@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from livevis.logs import FILE_ONLY
-from livevis.state import AnalysisState
+from livevis.analysis.state import AnalysisState
 
 log = logging.getLogger("livevis.latent")
 

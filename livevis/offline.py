@@ -1,7 +1,7 @@
 """Offline rendering: an audio file → an H.264 mp4 with the original audio muxed in.
 
 The clock is simulated: video frame ``i`` shows the newest analysis state whose hop ended at
-or before ``i / fps`` seconds, computed by the same :class:`~livevis.analysis.Analyzer` as a
+or before ``i / fps`` seconds, computed by the same :class:`~livevis.analysis.analyzer.Analyzer` as a
 live show. The result is deterministic for a given file, size and fps.
 """
 
@@ -15,11 +15,11 @@ import av
 import numpy as np
 from tqdm import tqdm
 
-from livevis.analysis import Analyzer
+from livevis.analysis.analyzer import Analyzer
 from livevis.audio.decode import AudioFile, open_audio
 from livevis.errors import LivevisError
 from livevis.outfile import atomic_output
-from livevis.state import AnalysisState
+from livevis.analysis.state import AnalysisState
 
 
 def parse_size(text: str) -> tuple[int, int]:

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Mapping as TMapping, Sequence
 
-from livevis.state import AU_NAMES
+from livevis.analysis.state import AU_NAMES
 
 #: Shortcut actions.
 ACTIONS: tuple[str, ...] = ("preset_next", "preset_prev", "blackout", "freeze", "overlay", "tap", "learn",
@@ -147,7 +147,7 @@ def overlay_lines(state: Any, *, fps: float, preset: str, fade: float | None = N
     """The overlay's text, one string per line.
 
     Args:
-        state: an :class:`~livevis.state.AnalysisState`.
+        state: an :class:`~livevis.analysis.state.AnalysisState`.
         fps: frames per second drawn.
         preset: current preset name; ``fade``: crossfade progress in [0, 1) while fading.
         params: parameter snapshot (for flags, tempo override and the selected value).

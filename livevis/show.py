@@ -24,7 +24,7 @@ from livevis.control.presets import (Crossfade, Preset, PresetError, PresetWatch
 from livevis.errors import LivevisError
 from livevis.render.shaders import load_program
 from livevis.scene import latent_layers, make_compositor
-from livevis.state import AnalysisState
+from livevis.analysis.state import AnalysisState
 
 log = logging.getLogger("livevis.show")
 
@@ -40,8 +40,9 @@ class Show:
         size: (width, height) of the picture in pixels.
         preset: the preset to start with.
         get_state: callable returning the newest :class:`AnalysisState` (never blocks).
-        analyzer: the live :class:`~livevis.analysis.Analyzer`, whose smoothing and noise gate
-            follow the preset (None offline/tests).
+        analyzer: the live :class:`~livevis.analysis.analyzer.Analyzer`, or the
+            :class:`~livevis.audio.engine.AudioEngine` running one (anything with ``apply_settings``),
+            whose smoothing and noise gate follow the preset (None offline/tests).
         control: open the preset's MIDI/OSC ports (a :class:`~livevis.control.ControlHub`).
         say: callable receiving one-line messages for the operator (log and overlay).
         osc_host: the address OSC input listens on, overriding every preset's (None: the preset's).
@@ -147,11 +148,10 @@ class Show:
     def _apply_analysis_settings(self, preset: Preset) -> None:
         if self.analyzer is None:
             return
-        from livevis.conditioning import settings_from_preset
-        from livevis.emotion import Smoother
+        from livevis.audio.conditioning import settings_from_preset
 
-        self.analyzer.smoother = Smoother(preset.emotion.attack_s, preset.emotion.release_s, self.analyzer.hop_s)
-        self.analyzer.conditioner.settings = settings_from_preset(preset.audio)
+        self.analyzer.apply_settings(preset.emotion.attack_s, preset.emotion.release_s,
+                                     settings_from_preset(preset.audio))
 
     # ------------------------------------------------------------------ per frame
 

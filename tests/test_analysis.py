@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from livevis.analysis import Analyzer
+from livevis.analysis.analyzer import Analyzer
 from livevis.audio.decode import load_audio
-from livevis.features import N_FEATURES, SAMPLE_RATE, FeatureExtractor
-from livevis.tempo import TempoTracker
+from livevis.analysis.features import N_FEATURES, SAMPLE_RATE, FeatureExtractor
+from livevis.analysis.tempo import TempoTracker
 
 
 class RecordingEmotion:
@@ -43,6 +43,37 @@ def test_features_of_music_and_silence(extractor, vibe_ace):
     assert f_music.bass > 0.3 and f_silence.bass == 0.0
     assert f_music.energy > 100 * max(f_silence.energy, 1e-12)
     assert f_music.onset_envelope.shape == (10,)
+
+
+def _full_window_reference(extractor, window):
+    """The pre-issue-15 computation: a fresh openSMILE per window (``process_signal``) and HPSS of
+    the whole 0.5 s window; returns (eGeMAPS functionals (88,), energy envelope (10,))."""
+    import librosa
+    import opensmile
+
+    smile = opensmile.Smile(opensmile.FeatureSet.eGeMAPSv02, opensmile.FeatureLevel.Functionals)
+    egemaps = np.nan_to_num(smile.process_signal(window, SAMPLE_RATE).to_numpy(dtype=np.float32).reshape(-1))
+    stft = librosa.stft(window, n_fft=512, hop_length=160, window=extractor._window, center=False)
+    mag = np.abs(stft) * extractor._scale
+    harmonic, percussive = librosa.decompose.hpss(mag, kernel_size=(17, 17))
+    fb, new = extractor._mel_fb, slice(-10, None)
+    energy = (0.9 * (fb @ percussive[:, new] ** 2).mean(axis=0)
+              + 0.1 * (fb @ harmonic[:, new] ** 2).mean(axis=0)).astype(np.float32)
+    return egemaps, energy
+
+
+def test_features_equal_the_full_window_computation(extractor, vibe_ace):
+    """The reused openSMILE instance and the HPSS of the newest frames give bit-identical model
+    inputs and energy envelopes to a fresh openSMILE and a whole-window HPSS, hop after hop of real
+    music (and on silence, between music windows, so no state leaks from one window to the next)."""
+    music = _mono16k(vibe_ace, 8.0)
+    windows = [music[k * 1600: k * 1600 + 8000] for k in range(0, 46, 3)]
+    windows.insert(5, np.zeros(8000, np.float32))
+    for window in windows:
+        f = extractor.process(window)
+        egemaps, energy = _full_window_reference(extractor, window)
+        assert np.array_equal(f.vector[:88], egemaps)
+        assert np.array_equal(f.energy_envelope, energy)
 
 
 def test_energy_vector_follows_percussion(vibe_ace):
@@ -141,10 +172,10 @@ def test_overload_skips_audio_and_counts_it(vibe_ace):
     oldest audio, counts the skipped hops into the state, and keeps up with the newest."""
     import time
 
-    from livevis.analysis import AnalysisThread
+    from livevis.analysis.analyzer import AnalysisThread
     from livevis.audio.capture import StreamClock
-    from livevis.ringbuffer import RingBuffer
-    from livevis.state import LatestState
+    from livevis.audio.ringbuffer import RingBuffer
+    from livevis.analysis.state import LatestState
 
     class Burst:
         sample_rate = SAMPLE_RATE

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from livevis import ROOT
-from livevis.analysis import Analyzer, AnalysisThread
-from livevis.state import LatestState
+from livevis.analysis.analyzer import Analyzer, AnalysisThread
+from livevis.analysis.state import LatestState
 from tests.conftest import wait_for
 from tests.test_analysis import RecordingEmotion
 from tests.test_live_capture import _pulse_ready

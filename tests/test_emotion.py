@@ -7,10 +7,10 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from livevis.emotion import DEFAULT_MODEL, EmotionModel, Smoother, load_emotion_model
+from livevis.analysis.emotion import DEFAULT_MODEL, EmotionModel, Smoother, load_emotion_model
 from livevis.errors import ModelError
-from livevis.features import FeatureExtractor
-from livevis.state import AU_INDEX, AU_NAMES
+from livevis.analysis.features import FeatureExtractor
+from livevis.analysis.state import AU_INDEX, AU_NAMES
 
 from conftest import shared_file
 

@@ -17,7 +17,7 @@ from livevis.face3d.aumesh import (
     OUTER_BROWS, PROTOTYPES, UPPER_LIDS, UPPER_LIP, AUMeshModel, feat_inputs, prototype, vertex_normals,
 )
 from livevis.face3d.mesh_layer import AUSmoother, BlinkClock, blink_amount, head_pose, palette
-from livevis.state import AU_INDEX, AU_NAMES, AnalysisState
+from livevis.analysis.state import AU_INDEX, AU_NAMES, AnalysisState
 
 
 @pytest.fixture(scope="session")

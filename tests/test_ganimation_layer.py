@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from livevis.errors import ModelError
-from livevis.state import AnalysisState
+from livevis.analysis.state import AnalysisState
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from livevis.errors import LivevisError, ModelError
-from livevis.state import AnalysisState
+from livevis.analysis.state import AnalysisState
 
 from conftest import SHARED, shared_file
 
@@ -255,7 +255,7 @@ class _NullEmotion:
 @pytest.fixture(scope="module")
 def music_states():
     """Analysis states of the first 12 s of a real pop/jazz track (Vibe Ace)."""
-    from livevis.analysis import Analyzer
+    from livevis.analysis.analyzer import Analyzer
     from livevis.audio.decode import load_audio
 
     path = shared_file("audio/librosa-data/Kevin_MacLeod_-_Vibe_Ace.ogg")

@@ -14,7 +14,7 @@ import pytest
 
 from livevis.errors import LivevisError
 from livevis.expression import BASIC, ExpressionMapper, circumplex_aus, prototype_aus
-from livevis.state import AU_INDEX
+from livevis.analysis.state import AU_INDEX
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))

@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 
-from livevis.analysis import Analyzer, AnalysisThread
-from livevis.state import LatestState
+from livevis.analysis.analyzer import Analyzer, AnalysisThread
+from livevis.analysis.state import LatestState
 
 
 def _pulse_ready() -> bool:
@@ -35,7 +35,7 @@ def _watch(latest, seconds):
 
 def test_capture_sees_music_played_into_the_sink(vibe_ace):
     from livevis.audio.capture import AudioCapture
-    from livevis.emotion import load_emotion_model
+    from livevis.analysis.emotion import load_emotion_model
 
     capture = AudioCapture()  # the default source: the null sink's monitor
     analyzer = Analyzer(capture.sample_rate, load_emotion_model())

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.timeout(120)
 from livevis.control import ControlEvents
 from livevis.params import ParamRegistry, apply_preset
 from livevis.control.presets import load_preset, parse_preset, save_learned_mapping
-from livevis.state import AnalysisState, LatestState
+from livevis.analysis.state import AnalysisState, LatestState
 
 mido = pytest.importorskip("mido", reason="needs mido (pip install mido python-rtmidi)")
 rtmidi = pytest.importorskip("rtmidi", reason="needs python-rtmidi (pip install python-rtmidi)")

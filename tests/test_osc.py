@@ -12,7 +12,7 @@ from tests.conftest import wait_for
 from livevis.control import ControlEvents
 from livevis.params import ParamRegistry, apply_preset
 from livevis.control.presets import load_preset, parse_preset
-from livevis.state import AU_NAMES, AnalysisState, LatestState
+from livevis.analysis.state import AU_NAMES, AnalysisState, LatestState
 
 pytest.importorskip("pythonosc", reason="needs python-osc (pip install python-osc)")
 from pythonosc import dispatcher, osc_server, udp_client  # noqa: E402

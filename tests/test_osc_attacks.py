@@ -18,7 +18,7 @@ from tests.conftest import wait_for
 from livevis.control import ControlEvents
 from livevis.control.presets import PresetError, load_preset, parse_preset
 from livevis.params import ParamRegistry, apply_preset
-from livevis.state import AnalysisState
+from livevis.analysis.state import AnalysisState
 
 pytest.importorskip("pythonosc", reason="needs python-osc (pip install python-osc)")
 from pythonosc import osc_bundle_builder, osc_message_builder, udp_client  # noqa: E402

@@ -86,7 +86,7 @@ def test_animation_changes_the_face_not_the_background(ctx, rig):
 def test_portrait_layer_in_the_compositor(ctx, rig, landmarker):
     from livevis.face3d.portrait import PortraitLayer
     from livevis.render import Compositor
-    from livevis.state import AnalysisState
+    from livevis.analysis.state import AnalysisState
 
     layer = PortraitLayer(ctx, rig.photo, rig.model, landmarker)
     comp = Compositor(ctx, 320, 180, [layer])

@@ -393,7 +393,7 @@ def test_overlay_lines_show_the_state():
     import numpy as np
 
     from livevis.overlay import bar, bipolar_bar, overlay_lines
-    from livevis.state import AU_NAMES, AnalysisState
+    from livevis.analysis.state import AU_NAMES, AnalysisState
 
     aus = np.zeros(17, dtype=np.float32)
     aus[8] = 1.0  # AU12, the smile
@@ -429,7 +429,7 @@ try:
 except Exception as err:
     print('SKIP', err); raise SystemExit(0)
 from livevis.overlay import OverlayView, overlay_lines
-from livevis.state import AnalysisState
+from livevis.analysis.state import AnalysisState
 view = OverlayView()
 view.update(overlay_lines(AnalysisState(), fps=60, preset='club'), 240)
 window.switch_to(); window.clear(); view.draw()

@@ -11,7 +11,7 @@ from livevis.render import (  # noqa: E402
     BackgroundLayer, Compositor, FaceLayer, ImageLayer, ScreenBlitter, ShaderError, SolidLayer,
     load_program,
 )
-from livevis.state import AU_INDEX, AnalysisState  # noqa: E402
+from livevis.analysis.state import AU_INDEX, AnalysisState  # noqa: E402
 
 TOL = 2
 

@@ -12,7 +12,7 @@ from tests.conftest import run_cli
 
 
 def _render(ctx, track, out, seconds=10.0, size=(320, 180), fps=30, frames=None):
-    from livevis.emotion import load_emotion_model
+    from livevis.analysis.emotion import load_emotion_model
 
     states = []
     on_frame = None if frames is None else (lambda i, rgb: frames.append(rgb.copy()))

@@ -2,7 +2,7 @@ import threading
 
 import numpy as np
 
-from livevis.ringbuffer import RingBuffer
+from livevis.audio.ringbuffer import RingBuffer
 
 
 def test_wraparound_keeps_order():

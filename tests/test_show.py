@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from livevis.control.presets import load_preset
-from livevis.state import AnalysisState
+from livevis.analysis.state import AnalysisState
 
 
 

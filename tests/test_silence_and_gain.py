@@ -4,10 +4,10 @@ noise gate and the automatic gain control work within the limits a preset sets."
 import numpy as np
 import pytest
 
-from livevis.analysis import REST, Analyzer
+from livevis.analysis.analyzer import REST, Analyzer
 from livevis.audio.decode import load_audio
-from livevis.conditioning import ConditioningSettings, InputConditioner, to_db
-from livevis.features import SAMPLE_RATE
+from livevis.audio.conditioning import ConditioningSettings, InputConditioner, to_db
+from livevis.analysis.features import SAMPLE_RATE
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def music(request):
 
 
 def test_silence_after_music_eases_to_rest(music):
-    from livevis.emotion import Smoother, load_emotion_model
+    from livevis.analysis.emotion import Smoother, load_emotion_model
 
     analyzer = Analyzer(SAMPLE_RATE, load_emotion_model(), smoother=Smoother(0.3, 1.0))
     rng = np.random.default_rng(0)
@@ -59,7 +59,7 @@ def test_noise_gate_and_agc_limits(music):
 
 
 def test_preset_sets_the_conditioning():
-    from livevis.conditioning import settings_from_preset
+    from livevis.audio.conditioning import settings_from_preset
     from livevis.control.presets import load_preset
 
     settings = settings_from_preset(load_preset("accessibility").audio)

@@ -11,12 +11,12 @@ import time
 import numpy as np
 import pytest
 
-from livevis.analysis import Analyzer, AnalysisThread
+from livevis.analysis.analyzer import Analyzer, AnalysisThread
 from livevis.audio.capture import StreamClock
 from livevis.audio.decode import load_audio
-from livevis.features import SAMPLE_RATE
-from livevis.ringbuffer import RingBuffer
-from livevis.state import LatestState
+from livevis.analysis.features import SAMPLE_RATE
+from livevis.audio.ringbuffer import RingBuffer
+from livevis.analysis.state import LatestState
 from tests.conftest import LIBROSA_DATA, shared_file
 
 RATE = 22050  # the tracks' own rate; the analysis resamples to 16 kHz as it does live
@@ -61,7 +61,7 @@ class FeedingSource:
 
 @pytest.mark.timeout(2400)  # about 10 min on 2 idle cores; generous for a loaded machine
 def test_one_hour_of_music(record_property):
-    from livevis.emotion import load_emotion_model
+    from livevis.analysis.emotion import load_emotion_model
 
     shared_file("audio/librosa-data")
     tracks = [load_audio(p, RATE)[0].mean(axis=1) for p in sorted(LIBROSA_DATA.glob("*.ogg"))]

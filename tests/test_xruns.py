@@ -15,7 +15,7 @@ from tests.test_live_capture import _pulse_ready
 
 from livevis.audio.xruns import XrunCounter
 from livevis.overlay import overlay_lines
-from livevis.state import LatestState
+from livevis.analysis.state import LatestState
 
 
 @pytest.mark.skipif(not _pulse_ready(), reason="needs a PulseAudio server (tools/start-audio-server.sh)")
@@ -23,9 +23,9 @@ def test_real_playback_underruns_are_counted_shown_and_logged(tmp_path, caplog):
     """A real underrun: the player's callback sleeps 150 ms (longer than its 512-frame block,
     ~11 ms) every 40th call while it plays to the PulseAudio null sink; PortAudio reports the
     underrun in the next callback's status."""
-    from livevis.analysis import AnalysisThread, Analyzer
+    from livevis.analysis.analyzer import AnalysisThread, Analyzer
     from livevis.audio.playback import FilePlayer
-    from livevis.emotion import load_emotion_model
+    from livevis.analysis.emotion import load_emotion_model
 
     caplog.set_level(logging.WARNING, logger="livevis.audio")
     sr = 44100

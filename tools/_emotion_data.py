@@ -22,7 +22,7 @@ on the Free Music Archive) on causal 10 s windows ending every 1 s: its ``energy
 ``valence`` in [0, 1], mapped to the emoMusic scale by ``train_emotion.fit_calibration``.
 The teacher is a training-time tool only.
 
-Per-hop features are exactly the runtime's: :class:`livevis.features.FeatureExtractor` on the
+Per-hop features are exactly the runtime's: :class:`livevis.analysis.features.FeatureExtractor` on the
 last 0.5 s of 16 kHz mono audio every 0.1 s; hop ``k``'s window ends at ``0.5 + 0.1 k`` s.
 They are cached as ``.npz`` under the user cache dir (``~/.cache/livevis/emotion``), keyed by
 file path, size, mtime and segment, so reruns skip the (~17 ms/hop) extraction.
@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from livevis.audio.decode import load_audio  # noqa: E402
-from livevis.features import HOP_S, SAMPLE_RATE, WINDOW_S, FeatureExtractor  # noqa: E402
+from livevis.analysis.features import HOP_S, SAMPLE_RATE, WINDOW_S, FeatureExtractor  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 EMOMUSIC = SHARED / "data" / "emomusic"

@@ -188,7 +188,7 @@ class _NullEmotion:
 
 def analyse(audio_path: Path, seconds: float):
     """(audio (n, ch) float32, rate, analysis states) of the first ``seconds`` of a track."""
-    from livevis.analysis import Analyzer
+    from livevis.analysis.analyzer import Analyzer
     from livevis.audio.decode import load_audio
 
     audio, rate = load_audio(audio_path)

@@ -23,7 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _emotion_data as data  # noqa: E402
 
-from livevis.emotion import EmotionModel  # noqa: E402
+from livevis.analysis.emotion import EmotionModel  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     from livevis.face3d.aumesh import AUMeshModel, prototype
     from livevis.face3d.mesh_layer import FaceMeshLayer
     from livevis.render import Compositor, SolidLayer
-    from livevis.state import AnalysisState
+    from livevis.analysis.state import AnalysisState
 
     ctx = moderngl.create_standalone_context(backend="egl")
     print(f"renderer: {ctx.info['GL_RENDERER']}")

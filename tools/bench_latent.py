@@ -5,7 +5,7 @@
 
 * decode fps: TAEF2 decoder in onnxruntime (provider reported), batch 1 and larger batches
   (frames per second counts every decoded image).
-* onset → motion: a click track through the real :class:`~livevis.analysis.Analyzer` and the
+* onset → motion: a click track through the real :class:`~livevis.analysis.analyzer.Analyzer` and the
   causal engine: for every click, the audio time of the first hop whose picture moved
   (progress step) minus the click time (analysis latency, quantised to the 0.1 s hop), plus
   the measured decode time of one frame = the time until the new picture is ready for the
@@ -38,7 +38,7 @@ def decode_fps(codec, size: int, batch: int, seconds: float) -> float:
 
 
 def onset_to_motion(codec, decode_s: float) -> dict:
-    from livevis.analysis import Analyzer
+    from livevis.analysis.analyzer import Analyzer
     from livevis.latent.engine import LatentEngine
     from livevis.latent.keyframes import Keyframe
 

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from livevis.control.presets import default_preset, load_preset
     from livevis.scene import OfflineScene, offscreen_context
-    from livevis.state import AnalysisState
+    from livevis.analysis.state import AnalysisState
 
     w, h = (int(v) for v in args.size.lower().split("x"))
     ctx = offscreen_context()

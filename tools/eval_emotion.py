@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _emotion_data as data  # noqa: E402
 import train_emotion as trainer  # noqa: E402
 
-from livevis.emotion import EmotionModel  # noqa: E402
+from livevis.analysis.emotion import EmotionModel  # noqa: E402
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:

@@ -38,12 +38,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
-from livevis.analysis import Analyzer  # noqa: E402
-from livevis.emotion import EmotionModel  # noqa: E402
+from livevis.analysis.analyzer import Analyzer  # noqa: E402
+from livevis.analysis.emotion import EmotionModel  # noqa: E402
 from livevis.expression import BASIC, EXPRESSIONS, prototype_aus  # noqa: E402
 from livevis.face3d.reader import EMOTIONS, FaceReader  # noqa: E402
-from livevis.features import SAMPLE_RATE  # noqa: E402
-from livevis.state import AU_INDEX, AnalysisState  # noqa: E402
+from livevis.analysis.features import SAMPLE_RATE  # noqa: E402
+from livevis.analysis.state import AU_INDEX, AnalysisState  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 EMOMUSIC = SHARED / "data" / "emomusic"

@@ -8,7 +8,7 @@ Usage::
 Pipeline (CPU, minutes; features are cached by ``tools/_emotion_data.py``):
 
 1. Per-hop features (128 = 88 eGeMAPSv02 functionals + 40 log-mel means, 0.5 s windows every
-   0.1 s, exactly :class:`livevis.features.FeatureExtractor`) of real music pseudo-labelled by
+   0.1 s, exactly :class:`livevis.analysis.features.FeatureExtractor`) of real music pseudo-labelled by
    the vibenet teacher (:func:`_emotion_data.teacher_raw`), mapped to the emoMusic scale by
    :func:`fit_calibration` (distribution matching against the ratings of the emoMusic songs
    without audio, so no label of the 6 annotated clips is used and they stay a test set);
@@ -36,8 +36,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _emotion_data as data  # noqa: E402
 
-from livevis.emotion import EmotionModel  # noqa: E402
-from livevis.state import AU_NAMES  # noqa: E402
+from livevis.analysis.emotion import EmotionModel  # noqa: E402
+from livevis.analysis.state import AU_NAMES  # noqa: E402
 
 OPSET = 17
 EMBED = 32
@@ -388,7 +388,7 @@ def training_sequences(human: bool, log=print, jobs: int = 1) -> list[dict]:
 
 
 def run_model(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Stream a (n, 128) feature sequence through an :class:`~livevis.emotion.EmotionModel` from
+    """Stream a (n, 128) feature sequence through an :class:`~livevis.analysis.emotion.EmotionModel` from
     zero state, one ``session.run`` per hop as at run time: va (n, 2), aus (n, 17)."""
     model.reset()
     va, aus = np.zeros((len(x), 2), np.float32), np.zeros((len(x), 17), np.float32)

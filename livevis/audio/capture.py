@@ -10,7 +10,7 @@ import sounddevice as sd
 from livevis.audio import devices
 from livevis.audio.xruns import XrunCounter
 from livevis.errors import DeviceError
-from livevis.ringbuffer import RingBuffer
+from livevis.audio.ringbuffer import RingBuffer
 
 #: Seconds without a callback after which the input counts as stalled ("no input").
 STALL_S = 1.0

@@ -19,7 +19,7 @@ from livevis.audio.decode import open_audio
 from livevis.audio.readahead import ReadAhead
 from livevis.audio.xruns import XrunCounter
 from livevis.errors import DeviceError
-from livevis.ringbuffer import RingBuffer
+from livevis.audio.ringbuffer import RingBuffer
 
 
 class FilePlayer:
@@ -30,6 +30,8 @@ class FilePlayer:
         device: output device: None (default), index, or unique name substring.
         ring_seconds: ring buffer capacity in seconds.
         ahead_seconds: how far ahead of playback the file is decoded, in seconds.
+        start_s: play from this many seconds into the file (the audio engine resumes there after a
+            restart); the part before it is decoded and dropped.
 
     Attributes:
         sample_rate: playback rate in Hz (the output device's default rate).
@@ -46,14 +48,18 @@ class FilePlayer:
     """
 
     def __init__(self, path, device: str | int | None = None, ring_seconds: float = 4.0,
-                 ahead_seconds: float = 4.0) -> None:
+                 ahead_seconds: float = 4.0, start_s: float = 0.0) -> None:
         self.device = devices.resolve(device, "output")
         info = sd.query_devices(self.device)
         self.sample_rate = int(info["default_samplerate"])
         self.file = open_audio(path)
         channels = min(self.file.channels, 2, int(info["max_output_channels"]))
         # small blocks: the decode thread holds the GIL only briefly at a time
-        self.reader = ReadAhead(self.file.blocks(sample_rate=self.sample_rate, block_frames=4096), channels,
+        blocks = self.file.blocks(sample_rate=self.sample_rate, block_frames=4096)
+        self.start_s = max(0.0, float(start_s))
+        if self.start_s > 0:
+            blocks = _drop_frames(blocks, int(round(self.start_s * self.sample_rate)))
+        self.reader = ReadAhead(blocks, channels,
                                 int(ahead_seconds * self.sample_rate))
         self.reader.wait_filled(timeout=5.0)
         if self.reader.error is not None and not self.reader.available():
@@ -109,3 +115,13 @@ class FilePlayer:
         self._stream.stop()
         self._stream.close()
         self.reader.close()
+
+
+def _drop_frames(blocks, n: int):
+    """The blocks of ``blocks`` without their first ``n`` frames."""
+    for block in blocks:
+        if n >= len(block):
+            n -= len(block)
+            continue
+        yield block[n:]
+        n = 0

@@ -689,7 +689,7 @@ class MidiOutputThread(threading.Thread):
 
     Args:
         output: the port.
-        get_state: returns the newest :class:`~livevis.state.AnalysisState` (e.g.
+        get_state: returns the newest :class:`~livevis.analysis.state.AnalysisState` (e.g.
             ``LatestState.get``); called ``rate_hz`` times a second, must not block.
         analysis: analysis→MIDI converter, or None.
         generative: generated music, or None.

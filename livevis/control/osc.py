@@ -14,7 +14,7 @@ Input (:class:`OscControl`), every message on a server thread, which only writes
   bound), ``/livevis/action NAME`` (a shortcut action, see :mod:`livevis.overlay`).
 
 Output (:class:`OscSender`, :class:`OscOutputThread`): ``/livevis/valence``, ``/livevis/arousal``
-(−1..1), ``/livevis/aus`` (17 floats 0..1 in :data:`~livevis.state.AU_NAMES` order),
+(−1..1), ``/livevis/aus`` (17 floats 0..1 in :data:`~livevis.analysis.state.AU_NAMES` order),
 ``/livevis/energy`` (≥ 0), ``/livevis/onset`` (0..1), ``/livevis/tempo`` (BPM),
 ``/livevis/rms`` (0..1), ``/livevis/beat_phase`` (0..1) and ``/livevis/beat`` (1 on each beat).
 """

@@ -9,7 +9,7 @@ vertices, "frontalized + aspect-corrected" (model card). Prediction is one affin
 vertices; eyes and mouth are closed by triangles, the iris points 468–477 are not used by any
 triangle). Both files are fetched by :mod:`livevis.face3d.assets`.
 
-Our 17 AUs (:data:`livevis.state.AU_NAMES`) map onto the model's 20 inputs by name, except:
+Our 17 AUs (:data:`livevis.analysis.state.AU_NAMES`) map onto the model's 20 inputs by name, except:
 
 * ``AU45`` (blink) drives the model's ``AU43`` (eyes closed) — the model has no AU45;
 * ``AU11`` (nasolabial deepener), ``AU24`` (lip pressor), ``AU28`` (lip suck) have no
@@ -31,7 +31,7 @@ import numpy as np
 
 from livevis.errors import ModelError
 from livevis.face3d.facs import au_fields, neutral_correction
-from livevis.state import AU_NAMES
+from livevis.analysis.state import AU_NAMES
 
 #: The model's 20 AU inputs, in its column order.
 FEAT_AU_NAMES: tuple[str, ...] = (

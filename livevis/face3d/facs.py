@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from livevis.state import AU_INDEX, AU_NAMES
+from livevis.analysis.state import AU_INDEX, AU_NAMES
 
 # MediaPipe face-mesh indices (viewer's left first; the right side is found by mirroring x).
 _UPPER_LID_L = (246, 161, 160, 159, 158, 157, 173)

@@ -11,7 +11,7 @@ face crop and target AU intensities and returns the animated face:
 
 Instance norm + ReLU throughout, as in the paper. Images are RGB in [-1, 1], (B, 3, H, W), H
 and W multiples of 4 (128×128 in the paper); AUs are (B, 17) in [0, 1] in
-:data:`livevis.state.AU_NAMES` order.
+:data:`livevis.analysis.state.AU_NAMES` order.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from livevis.state import AU_NAMES
+from livevis.analysis.state import AU_NAMES
 
 
 class _Residual(nn.Module):

@@ -24,7 +24,7 @@ from PIL import Image
 from livevis import MODELS_DIR
 from livevis.errors import ModelError
 from livevis.render.layers import ImageLayer
-from livevis.state import AU_NAMES, AnalysisState
+from livevis.analysis.state import AU_NAMES, AnalysisState
 
 DEFAULT_MODEL = MODELS_DIR / "ganimation.onnx"
 

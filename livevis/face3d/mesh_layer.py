@@ -19,7 +19,7 @@ from livevis.face3d.aumesh import (
 from livevis.face3d.head import head_geometry
 from livevis.render.layers import Layer
 from livevis.render.shaders import is_software_renderer, load_program, set_uniform
-from livevis.state import AU_INDEX, AU_NAMES, AnalysisState
+from livevis.analysis.state import AU_INDEX, AU_NAMES, AnalysisState
 
 _AU45 = AU_INDEX["AU45"]
 #: Drawn iris radius / MediaPipe's iris landmarks radius: a larger iris, partly under the lids,
@@ -255,7 +255,7 @@ def set_line_uniforms(program: moderngl.Program, verts: np.ndarray, aus: np.ndar
 class FaceMeshLayer(Layer):
     """An expressive 3D face (MediaPipe's 478-vertex topology) driven by ``state.aus``.
 
-    The 17 AUs (float32, [0, 1], :data:`~livevis.state.AU_NAMES` order) are smoothed
+    The 17 AUs (float32, [0, 1], :data:`~livevis.analysis.state.AU_NAMES` order) are smoothed
     (attack/release), scaled by ``expressiveness``, and fed to py-feat's linear AU→mesh model
     (:class:`~livevis.face3d.aumesh.AUMeshModel`); idle blinks (every ~4 s) and slow head
     motion keep it alive in silence (neither at t=0, so stills at t=0 are deterministic).

@@ -24,7 +24,7 @@ from livevis.face3d.landmarks import FaceLandmarker, PortraitError
 from livevis.face3d.mesh_layer import AUSmoother, BlinkClock, set_line_uniforms
 from livevis.render.layers import Layer
 from livevis.render.shaders import load_program, set_uniform
-from livevis.state import AU_INDEX, AU_NAMES, AnalysisState
+from livevis.analysis.state import AU_INDEX, AU_NAMES, AnalysisState
 
 LINE_SHADE = 0.6  #: how dark a full-strength wrinkle makes the photo (0: none, 1: black)
 #: Per-AU gain of the photo warp, float32 (17,) in :data:`AU_NAMES` order. A photo moved by the

@@ -48,7 +48,7 @@ import numpy as np
 from livevis.errors import LivevisError
 from livevis.latent.keyframes import Keyframe, KeyframeChooser, LatentCache, load_keyframes
 from livevis.latent.slerp import slerp
-from livevis.state import AnalysisState
+from livevis.analysis.state import AnalysisState
 
 POLICIES = ("causal", "exact", "linear")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import moderngl
 
 from livevis.render.layers import ShaderLayer
-from livevis.state import AnalysisState
+from livevis.analysis.state import AnalysisState
 
 
 class BackgroundLayer(ShaderLayer):

@@ -7,7 +7,7 @@ import numpy as np
 
 from livevis.render.layers import BLEND_MODES, Layer
 from livevis.render.shaders import load_program
-from livevis.state import AnalysisState
+from livevis.analysis.state import AnalysisState
 
 
 def _target(ctx: moderngl.Context, size: tuple[int, int]) -> tuple[moderngl.Texture, moderngl.Framebuffer]:

@@ -6,7 +6,7 @@ import moderngl
 import numpy as np
 
 from livevis.render.layers import ShaderLayer
-from livevis.state import AU_NAMES, AnalysisState
+from livevis.analysis.state import AU_NAMES, AnalysisState
 
 
 class FaceLayer(ShaderLayer):

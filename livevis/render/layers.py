@@ -13,7 +13,7 @@ import moderngl
 import numpy as np
 
 from livevis.render.shaders import load_program, set_uniform
-from livevis.state import AnalysisState
+from livevis.analysis.state import AnalysisState
 
 #: Blend modes a layer may use, in the order of the composite shader's ``u_mode``.
 BLEND_MODES: tuple[str, ...] = ("normal", "add", "screen", "multiply")

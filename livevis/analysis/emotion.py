@@ -6,7 +6,7 @@ documented in ``models/emotion.md``) run with onnxruntime, one ``session.run`` p
 ==================  =====================  ==============================================
 name                shape, dtype           meaning
 ==================  =====================  ==============================================
-in  features        (1, 128) float32       raw :attr:`livevis.features.HopFeatures.vector`
+in  features        (1, 128) float32       raw :attr:`livevis.analysis.features.HopFeatures.vector`
                                            (normalisation is inside the graph)
 in  state_in        (1, H) float32         recurrent state, zeros at the start
 out valence_arousal (1, 2) float32         valence, arousal in [-1, 1] (emoMusic scale)
@@ -32,8 +32,8 @@ import numpy as np
 
 from livevis import MODELS_DIR
 from livevis.errors import ModelError
-from livevis.features import N_FEATURES
-from livevis.state import AU_NAMES
+from livevis.analysis.features import N_FEATURES
+from livevis.analysis.state import AU_NAMES
 
 #: The built-in model.
 DEFAULT_MODEL = MODELS_DIR / "emotion.onnx"
@@ -123,7 +123,7 @@ class EmotionModel:
 
         Returns:
             ``(valence, arousal, aus)``: floats in [-1, 1] and a float32 array (17,) in [0, 1]
-            in :data:`~livevis.state.AU_NAMES` order.
+            in :data:`~livevis.analysis.state.AU_NAMES` order.
 
         Raises:
             ValueError: ``features`` does not have 128 values.

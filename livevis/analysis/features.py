@@ -17,6 +17,8 @@ import librosa
 import numpy as np
 import opensmile
 
+from livevis.analysis.egemaps import EgemapsFunctionals
+
 #: Analysis sample rate in Hz. Every source is resampled to this rate before analysis.
 SAMPLE_RATE = 16000
 #: Analysis window in seconds (music→AU paper: 0.5 s openSMILE windows).
@@ -28,6 +30,8 @@ N_FFT = 512
 STFT_HOP = 160
 #: Number of log-mel bands.
 N_MELS = 40
+#: HPSS median-filter length (frames along time for the harmonic part, bins for the percussive part).
+HPSS_KERNEL = 17
 #: Weights of the percussive and harmonic mel energy in the audio energy vector
 #: (diffusion music visualiser paper, section 3.3: 0.9 percussive, 0.1 harmonic).
 PERCUSSIVE_WEIGHT = 0.9
@@ -100,7 +104,7 @@ class FeatureExtractor:
         self.hop_samples = int(round(hop_s * SAMPLE_RATE))
         if not 0 < self.hop_samples <= self.window_samples:
             raise ValueError(f"hop must be in (0, {WINDOW_S}] s, got {hop_s} s")
-        self._smile = opensmile.Smile(_EGEMAPS, _FUNCTIONALS)
+        self._egemaps = EgemapsFunctionals(SAMPLE_RATE)
         self._mel_fb = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, norm=None).astype(np.float32)
         centers = librosa.mel_frequencies(n_mels=N_MELS + 2, fmax=SAMPLE_RATE / 2)[1:-1]
         self._bands = (centers < 250.0, (centers >= 250.0) & (centers < 2000.0), centers >= 2000.0)
@@ -128,12 +132,15 @@ class FeatureExtractor:
         if window.shape != (self.window_samples,):
             raise ValueError(f"window must have shape ({self.window_samples},), got {window.shape}")
         x = np.nan_to_num(window.astype(np.float32, copy=False))
-        egemaps = self._smile.process_signal(x, SAMPLE_RATE).to_numpy(dtype=np.float32).reshape(-1)
-        egemaps = np.nan_to_num(egemaps)
+        egemaps = np.nan_to_num(self._egemaps(x))
 
         stft = librosa.stft(x, n_fft=N_FFT, hop_length=STFT_HOP, window=self._window, center=False)
         mag = np.abs(stft) * self._scale
-        harmonic, percussive = librosa.decompose.hpss(mag, kernel_size=(17, 17))
+        # HPSS of the newest frames only, with the HPSS_KERNEL // 2 frames before them as the harmonic
+        # median filter's context: the same values as HPSS of the whole window in those frames
+        # (the filter is 'reflect'-padded at the right edge either way; the percussive one is per frame).
+        recent = mag[:, -(self._hop_frames + HPSS_KERNEL // 2):]
+        harmonic, percussive = librosa.decompose.hpss(recent, kernel_size=(HPSS_KERNEL, HPSS_KERNEL))
         mel = self._mel_fb @ (mag**2)
         logmel = librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=None)
         onset_env = librosa.onset.onset_strength(S=logmel, sr=SAMPLE_RATE, lag=1, max_size=1, center=False)

@@ -1,6 +1,6 @@
 """The analysis state handed from the analysis thread to the render loop.
 
-Data flows one way: :class:`~livevis.analysis.Analyzer` produces one :class:`AnalysisState`
+Data flows one way: :class:`~livevis.analysis.analyzer.Analyzer` produces one :class:`AnalysisState`
 per hop and publishes it into a :class:`LatestState` slot; the render loop reads whatever is
 newest and never waits. There is no queue, so nothing can grow.
 """

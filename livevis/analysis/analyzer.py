@@ -17,11 +17,11 @@ from typing import Callable, Protocol
 import numpy as np
 import soxr
 
-from livevis.conditioning import ConditioningSettings, InputConditioner
+from livevis.audio.conditioning import ConditioningSettings, InputConditioner
 from livevis.expression import ExpressionMapper
-from livevis.features import HOP_S, SAMPLE_RATE, FeatureExtractor
-from livevis.state import AnalysisState, LatestState
-from livevis.tempo import TempoTracker
+from livevis.analysis.features import HOP_S, SAMPLE_RATE, FeatureExtractor
+from livevis.analysis.state import AnalysisState, LatestState
+from livevis.analysis.tempo import TempoTracker
 
 log = logging.getLogger("livevis.analysis")
 
@@ -40,7 +40,7 @@ class Analyzer:
     Args:
         source_rate: sample rate of the samples passed to :meth:`feed`, Hz.
         emotion: a predictor with ``step(features (128,) float32) -> (valence, arousal, aus (17,))``
-            such as :class:`livevis.emotion.EmotionModel`.
+            such as :class:`livevis.analysis.emotion.EmotionModel`.
         hop_s: hop in seconds (default 0.1).
         smoother: optional callable ``(vector) -> vector`` applied to [valence, arousal, *aus]
             each hop (attack/release smoothing).
@@ -76,6 +76,13 @@ class Analyzer:
             None if source_rate == SAMPLE_RATE
             else soxr.ResampleStream(source_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
         )
+
+    def apply_settings(self, attack_s: float, release_s: float, conditioning: ConditioningSettings) -> None:
+        """Use a preset's emotion smoothing (attack/release times, seconds) and noise gate / AGC settings."""
+        from livevis.analysis.emotion import Smoother
+
+        self.smoother = Smoother(attack_s, release_s, self.hop_s)
+        self.conditioner.settings = conditioning
 
     def skip(self, n_source_samples: int) -> None:
         """Account for ``n_source_samples`` of audio dropped unanalysed (overload), so that
