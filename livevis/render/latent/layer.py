@@ -43,7 +43,7 @@ def glide(pictures: list[np.ndarray], a: float) -> np.ndarray:
 
 def preset_keyframes(preset) -> list[dict]:
     """The preset's keyframes as ``{"path", "valence", "arousal"}``; seeds become generated images."""
-    from livevis.latent.seeds import seed_keyframe_path
+    from livevis.render.latent.seeds import seed_keyframe_path
 
     out = []
     for source, valence, arousal in preset.keyframe_list():
@@ -88,7 +88,7 @@ class LatentLayerDriver:
             threading.Thread(target=self._build, name="livevis-latent-build", daemon=True).start()
 
     def _build(self) -> None:
-        from livevis.latent import build_engine
+        from livevis.render.latent import build_engine
 
         try:
             keyframes = preset_keyframes(self._preset)

@@ -4,8 +4,8 @@ Per analysis hop (0.1 s) :meth:`LatentEngine.update` advances the motion:
 
 * The show is cut into **segments** (``segment`` seconds, or beats at the current tempo).
   Segment k glides from keyframe A to keyframe B along ``slerp(z_A, z_B, p)``
-  (:mod:`livevis.latent.slerp`); at p = 1 the next segment starts from B toward a keyframe
-  chosen near the music's valence/arousal (:class:`~livevis.latent.keyframes.KeyframeChooser`).
+  (:mod:`livevis.render.latent.slerp`); at p = 1 the next segment starts from B toward a keyframe
+  chosen near the music's valence/arousal (:class:`~livevis.render.latent.keyframes.KeyframeChooser`).
 * The **progress** p ∈ [0, 1] follows the cumulative audio energy vector of the segment
   (``AnalysisState.energy``: 0.9·percussive + 0.1·harmonic mel power, diffusion music
   visualiser paper section 3.3), so the picture moves on hits and rests in quiet passages.
@@ -46,8 +46,8 @@ from typing import Sequence
 import numpy as np
 
 from livevis.errors import LivevisError
-from livevis.latent.keyframes import Keyframe, KeyframeChooser, LatentCache, load_keyframes
-from livevis.latent.slerp import slerp
+from livevis.render.latent.keyframes import Keyframe, KeyframeChooser, LatentCache, load_keyframes
+from livevis.render.latent.slerp import slerp
 from livevis.state import AnalysisState
 
 POLICIES = ("causal", "exact", "linear")
@@ -160,8 +160,8 @@ class LatentEngine:
     """Keyframe latents in motion, paced by the audio energy vector.
 
     Args:
-        codec: a :class:`~livevis.latent.runtime.LatentCodec` (its decoder is used).
-        keyframes: at least one :class:`~livevis.latent.keyframes.Keyframe` (same latent shape).
+        codec: a :class:`~livevis.render.latent.runtime.LatentCodec` (its decoder is used).
+        keyframes: at least one :class:`~livevis.render.latent.keyframes.Keyframe` (same latent shape).
         segment: segment length, in ``segment_unit`` (> 0).
         segment_unit: ``"seconds"`` or ``"beats"`` (beats use ``AnalysisState.tempo`` at the
             segment's start, or ``default_tempo`` while the tempo is unknown).
@@ -431,7 +431,7 @@ def build_engine(keyframes, *, size: tuple[int, int] | None = None,
     """Build the engine for a preset, or disable the layer with a clear message.
 
     Args:
-        keyframes: as :func:`livevis.latent.keyframes.keyframe_sources` (folder, files, or
+        keyframes: as :func:`livevis.render.latent.keyframes.keyframe_sources` (folder, files, or
             entries with valence/arousal).
         size: (width, height) of the decoded frames, multiples of 8; None: :data:`CPU_SIZE` or,
             on the CUDA provider, :data:`GPU_SIZE`.
@@ -449,8 +449,8 @@ def build_engine(keyframes, *, size: tuple[int, int] | None = None,
         ``(engine, None)``, or ``(None, message)`` when the layer must be disabled (missing or
         bad model, no usable keyframes); the message names the file.
     """
-    from livevis.latent.runtime import load_codec, load_taef2
-    from livevis.latent.weights import cache_dir as user_cache
+    from livevis.render.latent.runtime import load_codec, load_taef2
+    from livevis.render.latent.weights import cache_dir as user_cache
 
     try:
         codec = load_codec(model_dir, providers, threads) if model_dir else load_taef2(providers, threads)

@@ -201,7 +201,7 @@ class LatentCache:
 
     Args:
         directory: cache folder (created on first write), e.g.
-            ``livevis.latent.weights.cache_dir() / "latents"``.
+            ``livevis.render.latent.weights.cache_dir() / "latents"``.
 
     Attributes:
         hits, misses: counters of :meth:`get`.
@@ -253,7 +253,7 @@ def load_keyframes(spec, codec, size: tuple[int, int], cache: LatentCache | None
 
     Args:
         spec: as :func:`keyframe_sources`.
-        codec: a :class:`~livevis.latent.runtime.LatentCodec`.
+        codec: a :class:`~livevis.render.latent.runtime.LatentCodec`.
         size: (width, height) in pixels, multiples of ``codec.card.scale_factor``.
         cache: latent cache (None: always encode).
         skip_bad: skip unreadable files (reported through ``warn``) instead of raising;
