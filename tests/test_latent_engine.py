@@ -561,12 +561,12 @@ def test_engine_rejects_bad_arguments(codec, keyframes):
         LatentEngine(codec, keyframes, sub_frames=0)
 
 
-def test_offline_driver_glides_between_hops_on_the_energy(cache):
+def test_offline_driver_glides_between_hops_on_the_energy(cache, photos):
     """Offline (synchronous) the latent layer moves at the video frame rate: each hop's picture
     is reached over the following hop, paced by that hop's 10 ms energy envelope — frames before
     the hit keep the previous picture, frames after it show the new one."""
+    from livevis.control.presets import LatentSpec, Preset
     from livevis.render.latent.layer import LatentLayerDriver
-    from livevis.control.presets import load_preset
 
     class Capture:
         def __init__(self):
@@ -581,7 +581,8 @@ def test_offline_driver_glides_between_hops_on_the_energy(cache):
         return AnalysisState(time=time, energy=float(env.mean()), energy_envelope=env)
 
     layer = Capture()
-    drv = LatentLayerDriver(load_preset("keyframes"), layer, say=lambda m: None, synchronous=True)
+    preset = Preset(latent=LatentSpec(keyframes=[str(photos)], segment_beats=8, noise_sigma=0.15))
+    drv = LatentLayerDriver(preset, layer, say=lambda m: None, synchronous=True)
     assert drv.engine is not None, drv.message
     fps = 30.0
     states = [hop(0.1, 0), hop(0.2, 0), hop(0.3, 8), hop(0.4, 0)]

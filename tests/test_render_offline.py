@@ -6,6 +6,8 @@ import pytest
 
 from livevis.offline import render_file
 from livevis.scene import make_compositor
+
+from conftest import require_keyframe_library
 from tests.conftest import run_cli
 
 
@@ -82,6 +84,7 @@ def test_render_keyframes_preset_with_latent_stream_and_no_torch(tmp_path, demo_
     import subprocess
     import sys
 
+    require_keyframe_library()
     out = tmp_path / "k.mp4"
     code = ("import sys; from livevis.cli import main; rc = main(sys.argv[1:]); "
             "print('torch imported' if 'torch' in sys.modules else 'no torch', file=sys.stderr); sys.exit(rc)")

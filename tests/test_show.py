@@ -9,6 +9,8 @@ import numpy as np
 from livevis.control.presets import load_preset
 from livevis.state import AnalysisState
 
+from conftest import require_keyframe_library
+
 
 
 
@@ -117,10 +119,11 @@ def test_preset_parameters_reach_the_layers(ctx, tmp_path):
 
 
 def test_keyframes_preset_shows_the_latent_image_stream(ctx):
-    """The keyframes preset: generated keyframes, encoded by the TAEF2 ONNX encoder, slerped
-    by the music's energy and decoded on the decode thread into the image layer."""
+    """The keyframes preset: the shipped library's pictures, encoded by the TAEF2 ONNX encoder,
+    slerped by the music's energy and decoded on the decode thread into the image layer."""
     from livevis.show import Show
 
+    require_keyframe_library()
     clock = {"t": 0.0}
     show = Show(ctx, (128, 72), load_preset("keyframes"),
                 lambda: AnalysisState(time=clock["t"], energy=1e-3, valence=0.6, arousal=0.5), control=False)

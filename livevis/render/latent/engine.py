@@ -417,10 +417,12 @@ class LatentEngine:
 
 
 #: Decoded frame size and pictures per hop chosen by :func:`build_engine` when not given:
-#: on CPU 256² and one picture per hop (~5 decodes/s here; the layer glides in image space);
+#: on CPU 512² (issue 14: the largest size the CPU sustains; pictures are upscaled by the image
+#: layer's Catmull-Rom filter) and one picture per hop, decoded as often as the decoder keeps up
+#: (stale hops are dropped) while the layer glides between them in image space;
 #: on CUDA 512² and 6 in-between pictures per hop, decoded as one batch (60 fps of true latent
 #: interpolation — the GPU design target; not measurable on the CPU-only machines here).
-CPU_SIZE, CPU_SUB_FRAMES = (256, 256), 1
+CPU_SIZE, CPU_SUB_FRAMES = (512, 512), 1
 GPU_SIZE, GPU_SUB_FRAMES = (512, 512), 6
 
 

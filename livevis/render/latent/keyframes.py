@@ -128,7 +128,9 @@ def cover_fit(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     ih, iw = image.shape[:2]
     scale = max(w / iw, h / ih)
     nw, nh = max(w, round(iw * scale)), max(h, round(ih * scale))
-    im = Image.fromarray(image).resize((nw, nh), Image.Resampling.LANCZOS)
+    # reducing_gap: a large picture (a 4096² wallpaper) is first box-reduced to within 3× of the
+    # target, then Lanczos-filtered: the same look, a fraction of the time
+    im = Image.fromarray(image).resize((nw, nh), Image.Resampling.LANCZOS, reducing_gap=3.0)
     left, top = (nw - w) // 2, (nh - h) // 2
     return np.asarray(im.crop((left, top, left + w, top + h)))
 

@@ -41,15 +41,29 @@ def glide(pictures: list[np.ndarray], a: float) -> np.ndarray:
     return pictures[k] + f * (pictures[k + 1] - pictures[k])
 
 
-def preset_keyframes(preset) -> list[dict]:
-    """The preset's keyframes as ``{"path", "valence", "arousal"}``; seeds become generated images."""
+def preset_keyframes(preset) -> tuple[list[dict], str | None]:
+    """The preset's keyframes as ``{"path", "valence", "arousal"}`` and a note, or None.
+
+    Its ``keyframes`` first (seeds become generated images), then the installed pictures of its
+    library ``themes`` (attributes estimated from their colours). The note is
+    :func:`~livevis.render.latent.library.missing_note` when themes are named but none of their
+    pictures is installed.
+    """
+    from livevis.render.latent.library import missing_note, theme_paths
     from livevis.render.latent.seeds import seed_keyframe_path
 
     out = []
     for source, valence, arousal in preset.keyframe_list():
         path = seed_keyframe_path(source, valence, arousal) if isinstance(source, int) else source
         out.append({"path": path, "valence": valence, "arousal": arousal})
-    return out
+    note = None
+    names = list(getattr(preset.latent, "themes", []) or [])
+    if names:
+        paths = theme_paths(names)
+        if not paths:
+            note = missing_note(names)
+        out.extend({"path": p, "valence": None, "arousal": None} for p in paths)
+    return out, note
 
 
 class LatentLayerDriver:
@@ -91,9 +105,11 @@ class LatentLayerDriver:
         from livevis.render.latent import build_engine
 
         try:
-            keyframes = preset_keyframes(self._preset)
+            keyframes, note = preset_keyframes(self._preset)
+            if note and keyframes:
+                self.say(note)
             if not keyframes:
-                self.message = "latent image layer disabled: the preset lists no keyframes"
+                self.message = note or "latent image layer disabled: the preset lists no keyframes"
             else:
                 engine, self.message = build_engine(keyframes,
                                                     threads=None if self.synchronous else LIVE_CPU_THREADS,
