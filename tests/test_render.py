@@ -234,8 +234,26 @@ def test_face_sways_over_time(ctx):
 def test_background_moves_with_time(ctx):
     state = AnalysisState(arousal=0.5)
     a = render(ctx, [BackgroundLayer(ctx)], state, size=(96, 54), t=0.0)
-    b = render(ctx, [BackgroundLayer(ctx)], state, size=(96, 54), t=4.0)
+    b = render(ctx, [BackgroundLayer(ctx)], state, size=(96, 54), t=20.0)
     assert np.abs(a - b).mean() > 3
+
+
+def test_background_surges_on_onsets_and_rests_in_quiet(ctx):
+    """Issue 14, motion on the beat: over the same 0.1 s (three 30 fps frames) the flow moves the
+    picture several times more after a hit (onset 1) than in a quiet passage (onset 0.2)."""
+    def change(onset):
+        comp = Compositor(ctx, 96, 54, [BackgroundLayer(ctx)])
+        try:
+            frames = []
+            for t in (2.0, 2.0 + 1 / 30, 2.0 + 2 / 30, 2.1):
+                comp.render(AnalysisState(arousal=0.5, onset=onset, time=t), t)
+                frames.append(comp.read_rgb().astype(np.int32))
+            return np.abs(frames[-1] - frames[0]).mean()
+        finally:
+            comp.release()
+
+    quiet, hit = change(0.2), change(1.0)
+    assert hit > 4 * quiet and hit > 2.0, (quiet, hit)
 
 
 def test_background_hue_follows_valence(ctx):

@@ -29,6 +29,9 @@ log = logging.getLogger("livevis.latent")
 #: preset, the default (all cores) gave 6–7 output underruns in 25 s, one thread 0–1. Offline
 #: rendering has no audio deadline and uses onnxruntime's default.
 LIVE_CPU_THREADS = 1
+#: Pacing exponent of the latent walk (``LatentEngine(energy_exponent=...)``): 2 puts the motion
+#: on the loud hops and their hits and lets quieter ones rest (issue 14, motion on the beat).
+ENERGY_EXPONENT = 2.0
 
 
 def glide(pictures: list[np.ndarray], a: float) -> np.ndarray:
@@ -93,7 +96,7 @@ class LatentLayerDriver:
         self._kwargs = dict(
             segment=spec.segment_beats or spec.segment_s,
             segment_unit="beats" if spec.segment_beats else "seconds",
-            policy="causal", noise_sigma=spec.noise_sigma,
+            policy="causal", noise_sigma=spec.noise_sigma, energy_exponent=ENERGY_EXPONENT,
         )
         self._preset, self.synchronous = preset, synchronous
         if synchronous:
