@@ -402,7 +402,23 @@ def test_latent_cache_hit_on_second_load_by_image_hash(codec, photos, tmp_path):
     assert (cache.hits, cache.misses) == (6, 5)
     np.testing.assert_array_equal(first[1].latent, second[1].latent)
     np.testing.assert_array_equal(second[5].latent, first[1].latent)
-    assert len(list((tmp_path / "latents").glob("*.npy"))) == 5
+    assert len(list((tmp_path / "latents").glob("taef2*.npy"))) == 5
+
+
+def test_fitted_pictures_are_cached_and_a_bad_entry_is_rebuilt(codec, photos, tmp_path):
+    """The cover-fit picture is cached beside the latent (a 4096² wallpaper is decoded once):
+    the second load gives the same pictures from the cache; a truncated entry is rebuilt."""
+    from livevis.render.latent.keyframes import LatentCache, load_keyframes
+
+    cache = LatentCache(tmp_path / "latents")
+    first = load_keyframes(photos, codec, SIZE, cache)
+    entries = sorted((tmp_path / "latents").glob("image-*.npy"))
+    assert len(entries) == 5
+    entries[0].write_bytes(entries[0].read_bytes()[:100])
+    second = load_keyframes(photos, codec, SIZE, cache)
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a.image, b.image)
+    assert np.load(entries[0]).shape == (SIZE[1], SIZE[0], 3)
 
 
 def test_bad_keyframes_empty_folder_and_disabled_layer(codec, photos, tmp_path):

@@ -230,6 +230,27 @@ class LatentCache:
         self.misses += 1
         return None
 
+    def image_path(self, size: tuple[int, int], sha256: str) -> Path:
+        return self.directory / f"image-{size[0]}x{size[1]}-{sha256}.npy"
+
+    def get_image(self, size: tuple[int, int], sha256: str) -> np.ndarray | None:
+        """The cached cover-fit picture (uint8 (H, W, 3)) of an image file, or None: a 4096²
+        wallpaper then costs no decode on the next load (a corrupt entry is removed)."""
+        p = self.image_path(size, sha256)
+        if p.is_file():
+            try:
+                image = np.load(p, allow_pickle=False)
+                if image.dtype == np.uint8 and image.shape == (size[1], size[0], 3):
+                    return image
+            except Exception:
+                pass
+            p.unlink(missing_ok=True)
+        return None
+
+    def put_image(self, size: tuple[int, int], sha256: str, image: np.ndarray) -> None:
+        """Store a cover-fit picture (see :meth:`put` for the atomic write)."""
+        self._write(self.image_path(size, sha256), np.asarray(image, dtype=np.uint8))
+
     def put(self, model: str, size: tuple[int, int], sha256: str, latent: np.ndarray) -> None:
         """Store a latent: written to a uniquely named temporary file beside the entry and renamed
         into place, so writers in several threads or processes never collide.
@@ -237,12 +258,14 @@ class LatentCache:
         Raises:
             OSError: the cache folder cannot be created or written.
         """
+        self._write(self.path(model, size, sha256), np.asarray(latent, dtype=np.float32))
+
+    def _write(self, p: Path, array: np.ndarray) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        p = self.path(model, size, sha256)
         fd, tmp = tempfile.mkstemp(prefix=p.stem + ".", suffix=".tmp", dir=self.directory)
         try:
             with os.fdopen(fd, "wb") as f:
-                np.save(f, np.asarray(latent, dtype=np.float32))
+                np.save(f, array)
             os.replace(tmp, p)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -279,16 +302,20 @@ def load_keyframes(spec, codec, size: tuple[int, int], cache: LatentCache | None
             raw = path.read_bytes()
         except OSError as err:
             raise KeyframeError(f"{path}: cannot read ({err.strerror or err})") from None
-        try:
-            image = cover_fit(load_image(path), size)
-        except KeyframeError as err:
-            if not skip_bad:
-                raise
-            bad.append(str(err))
-            if warn:
-                warn(str(err))
-            continue
         digest = hashlib.sha256(raw).hexdigest()
+        image = cache.get_image(size, digest) if cache else None
+        if image is None:
+            try:
+                image = cover_fit(load_image(path), size)
+            except KeyframeError as err:
+                if not skip_bad:
+                    raise
+                bad.append(str(err))
+                if warn:
+                    warn(str(err))
+                continue
+            if cache:
+                cache.put_image(size, digest, image)
         latent = cache.get(codec.card.name, size, digest) if cache else None
         if latent is None:
             latent = codec.encode(image)[0]
