@@ -36,8 +36,10 @@ the same inputs give the same frames.
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
+import weakref
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +92,21 @@ class EngineStats:
     decode_s: list[float] = field(default_factory=list)  # seconds per decode (last 200)
 
 
+#: Decode threads still alive, joined at interpreter exit: a daemon thread killed inside an
+#: onnxruntime run (a 512² CPU decode takes seconds) aborts the process ("terminate called
+#: without an active exception"), turning a clean exit into SIGABRT.
+_LIVE_WORKERS: "weakref.WeakSet[_DecodeWorker]" = weakref.WeakSet()
+
+
+@atexit.register
+def _join_workers_at_exit(timeout: float = 60.0) -> None:
+    workers = list(_LIVE_WORKERS)
+    for w in workers:
+        w.stop()
+    for w in workers:
+        w.join(timeout)
+
+
 class _DecodeWorker(threading.Thread):
     """Decodes the newest submitted latent; at most two pending; publishes into one slot."""
 
@@ -97,6 +114,7 @@ class _DecodeWorker(threading.Thread):
 
     def __init__(self, codec) -> None:
         super().__init__(name="livevis-latent-decode", daemon=True)
+        _LIVE_WORKERS.add(self)
         self.codec = codec
         self.stats = EngineStats()
         self._pending: deque = deque()
