@@ -577,10 +577,10 @@ def test_engine_rejects_bad_arguments(codec, keyframes):
         LatentEngine(codec, keyframes, sub_frames=0)
 
 
-def test_offline_driver_glides_between_hops_on_the_energy(cache, photos):
-    """Offline (synchronous) the latent layer moves at the video frame rate: each hop's picture
-    is reached over the following hop, paced by that hop's 10 ms energy envelope — frames before
-    the hit keep the previous picture, frames after it show the new one."""
+def test_offline_driver_moves_right_after_each_hop_arrives(cache, photos):
+    """Offline (synchronous) the latent layer moves right after the hits (issue 14, motion on the
+    beat): each hop's picture is half-way on the frame where the hop first shows, fully there
+    one 30 fps frame later, and held until the next hop."""
     from livevis.control.presets import LatentSpec, Preset
     from livevis.render.latent.layer import LatentLayerDriver
 
@@ -609,16 +609,13 @@ def test_offline_driver_glides_between_hops_on_the_energy(cache, photos):
         before = len(layer.images)
         drv.update(state, t)
         shown.append(layer.images[-1] if len(layer.images) > before else shown[-1])
-    # frames: 0.1 (hop 1 arrives: shown at once), 0.133, 0.167 | 0.2 (hop 2 arrives), 0.233, 0.267 |
+    # frames: 0.1 (hop 1: shown at once), 0.133, 0.167 | 0.2 (hop 2 arrives), 0.233, 0.267 |
     #         0.3 (hop 3 arrives), 0.333, 0.367 | 0.4 (hop 4 arrives)
-    a, b = shown[0], shown[3]
-    assert np.abs(a - b).mean() < 1e-3, "at hop 2's arrival the picture is still hop 1's"
-    after_hit2 = shown[4]  # hop 2's hit is in its first 10 ms: reached by the next frame
-    assert np.abs(shown[5] - after_hit2).mean() < 1e-3
-    assert np.abs(after_hit2 - a).mean() > 0.5, "the hit moves the picture"
-    # hop 3's hit is in its 9th 10 ms frame: the frames at 33 and 67 ms into it have not moved yet
-    assert np.abs(shown[6] - after_hit2).mean() < 1e-3
-    assert np.abs(shown[7] - after_hit2).mean() < 1e-3
-    assert np.abs(shown[8] - after_hit2).mean() < 1e-3
-    assert np.abs(shown[9] - after_hit2).mean() > 0.5, "by the end of hop 3's glide its hit has moved the picture"
+    a, half, b = shown[0], shown[3], shown[4]
+    assert np.abs(shown[2] - a).mean() < 1e-3, "held between hops"
+    assert np.abs(b - a).mean() > 0.5, "the hop's energy moves the picture"
+    np.testing.assert_allclose(half, (a + b) / 2, atol=0.51)  # half-way on the arrival frame
+    assert np.abs(shown[5] - b).mean() < 1e-3, "arrived one frame later, then held"
+    c = shown[7]
+    assert np.abs(shown[6] - (b + c) / 2).mean() < 0.51 and np.abs(shown[8] - c).mean() < 1e-3
     drv.close()

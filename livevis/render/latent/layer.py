@@ -7,8 +7,9 @@ Each new analysis hop advances the slerp; each frame glides from the picture on 
 the newest decoded one over the measured decode interval, so motion is smooth at the display
 rate even when decoding runs at the hop rate (10 Hz) or slower; on a GPU the decode thread
 also decodes each hop's in-between latents and the glide passes through them. Offline
-(synchronous), each hop's picture is decoded at once and reached over the following hop at the
-video frame rate, paced by the hop's 10 ms energy envelope.
+(synchronous), each hop's picture is decoded at once and reached within :data:`ARRIVE_S` of
+the hop's arrival, then held: the picture moves right after the hits (the hop's state arrives
+0–100 ms after them), by an amount paced by the energy (issue 14, motion on the beat).
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ LIVE_CPU_THREADS = 1
 #: Pacing exponent of the latent walk (``LatentEngine(energy_exponent=...)``): 2 puts the motion
 #: on the loud hops and their hits and lets quieter ones rest (issue 14, motion on the beat).
 ENERGY_EXPONENT = 2.0
+#: Offline: a hop's picture is reached this many seconds after the hop's state is first shown
+#: (half-way on that frame). A glide over the whole following hop, paced by its 10 ms envelope,
+#: replayed each hit exactly one hop (0.1 s) late, outside the 0.1 s after the onset
+#: (tools/synchrony.py).
+ARRIVE_S = 0.06
 
 
 def glide(pictures: list[np.ndarray], a: float) -> np.ndarray:
@@ -133,11 +139,10 @@ class LatentLayerDriver:
         Args:
             state: the newest analysis state.
             t: offline (``synchronous``) only: the video frame's time in seconds. Each hop's
-                decoded picture is then reached by a glide from the previous one over the
-                following hop, paced by that hop's 10 ms energy envelope
-                (:meth:`LatentEngine.sub_hop_weights`), so the video moves at its frame rate and
-                on the hits, one hop behind the audio as in a live show. Without ``t`` the
-                picture steps once per hop.
+                decoded picture is then reached by a glide from the previous one, half-way on
+                the frame where the hop first shows and fully :data:`ARRIVE_S` / 2 later, so
+                the picture moves right after the hits. Without ``t`` the picture steps once
+                per hop.
         """
         engine = self.engine
         if engine is None:
@@ -180,7 +185,7 @@ class LatentLayerDriver:
             return
         w = 1.0
         if t is not None and self._from is not None:
-            w = float(engine.sub_hop_weights(self._glide_state, [(t - self._glide_state.time) / engine.hop_s])[0])
+            w = min(max((t - self._glide_state.time) / ARRIVE_S + 0.5, 0.0), 1.0)
         current = self._to if w >= 1.0 else glide([self._from, self._to], w)
         if current is self._current:
             return  # arrived and nothing new: no upload
