@@ -52,6 +52,13 @@ class BackgroundLayer(ShaderLayer):
         self._hop_time: float | None = None  # state.time of the newest hop seen
         self._onset_avg, self._hit, self._hit_at = 0.0, 0.0, 0.0
 
+    @property
+    def kick(self) -> float:
+        """Strength of the hits (flow jump and pulse), the preset's ``background.params.kick``
+        (default 1; the accessibility preset keeps it low: no strobing)."""
+        value = self.params.get("kick", 1.0)
+        return float(value) if isinstance(value, (int, float)) else 1.0
+
     def advance_flow(self, state: AnalysisState, t: float) -> tuple[float, float]:
         """Advance the flow clock to time ``t`` (s, the host's clock) with the newest ``state``.
 
@@ -72,8 +79,8 @@ class BackgroundLayer(ShaderLayer):
             self._hit = max(0.0, onset - self._onset_avg) / max(1e-3, 1.0 - self._onset_avg)
             a = float(np.exp(-min(max(hop_s, 0.0), 1.0) / HIT_TAU_S))
             self._onset_avg = a * self._onset_avg + (1.0 - a) * onset
-            self.flow += FLOW_KICK * self._hit
-        pulse = self._hit * float(np.exp(-max(0.0, t - self._hit_at) / HIT_FADE_S))
+            self.flow += FLOW_KICK * self.kick * self._hit
+        pulse = self.kick * self._hit * float(np.exp(-max(0.0, t - self._hit_at) / HIT_FADE_S))
         return self.flow, pulse
 
     def set_uniforms(self, state: AnalysisState, t: float, size) -> None:
