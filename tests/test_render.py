@@ -242,7 +242,7 @@ def _quiet_and_hit_change(ctx, params=None):
     comp = Compositor(ctx, 96, 54, [BackgroundLayer(ctx, params=params)])
     try:
         frames, fps = {}, 30
-        for i in range(0, 3 * fps + 1):  # 3 s at 30 fps; the hit is the hop at 2.5 s
+        for i in range(3 * fps + 1):  # 3 s at 30 fps; the hit is the hop at 2.5 s
             t = i / fps
             hop = np.floor(t * 10 + 1e-9) / 10
             comp.render(AnalysisState(arousal=0.5, onset=1.0 if abs(hop - 2.5) < 1e-6 else 0.3, time=hop), t)

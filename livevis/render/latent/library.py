@@ -21,12 +21,13 @@ import hashlib
 import os
 import sys
 import tempfile
-import tomllib
 import urllib.request
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+
+import tomllib
 
 from livevis.errors import LivevisError
 
@@ -184,7 +185,7 @@ def extract(deb: Path, pictures: Iterable[Picture], directory: Path) -> None:
     Raises:
         LibraryError: an unreadable package, a missing member, or a checksum mismatch.
     """
-    from debian.debfile import DebFile, DebError
+    from debian.debfile import DebError, DebFile
 
     try:
         archive = DebFile(str(deb)).data.tgz()
