@@ -93,7 +93,7 @@ def build_layer(ctx: moderngl.Context, spec, preset=None) -> Layer:
 
 def latent_layers(preset, compositor) -> list:
     """The compositor's layers that show the latent image stream (preset kinds ``latent`` and
-    ``image``), in preset order: the ones a :class:`~livevis.latent_layer.LatentLayerDriver` feeds."""
+    ``image``), in preset order: the ones a :class:`~livevis.render.latent.layer.LatentLayerDriver` feeds."""
     return [layer for spec, layer in zip(preset.layers, compositor.layers) if spec.kind in ("latent", "image")]
 
 
@@ -133,7 +133,7 @@ class OfflineScene:
     """
 
     def __init__(self, ctx: moderngl.Context, width: int, height: int, preset=None, say=print) -> None:
-        from livevis.latent_layer import LatentLayerDriver
+        from livevis.render.latent.layer import LatentLayerDriver
         from livevis.control.presets import default_preset
 
         preset = preset if preset is not None else default_preset()

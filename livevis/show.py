@@ -82,7 +82,7 @@ class Show:
 
     def _drivers(self, preset: Preset, compositor) -> list:
         """Latent image stream drivers for the preset's ``latent``/``image`` layers."""
-        from livevis.latent_layer import LatentLayerDriver
+        from livevis.render.latent.layer import LatentLayerDriver
 
         return [LatentLayerDriver(preset, layer, say=self.say)
                 for layer in latent_layers(preset, compositor)]

@@ -22,6 +22,17 @@ def shared_file(relative: str) -> Path:
     return path
 
 
+def require_keyframe_library() -> Path:
+    """The installed keyframe library folder (livevis.render.latent.library), or skip with the reason."""
+    from livevis.render.latent import library
+
+    d = library.library_dir()
+    if len(library.theme_paths(library.themes(), d)) < len(library.manifest()[1]):
+        pytest.skip(f"keyframe library not installed in {d}: run python -m livevis.render.latent.library "
+                    "(tools/setup.sh does; downloads two Debian packages)")
+    return d
+
+
 @pytest.fixture(scope="module")
 def ctx():
     """A headless OpenGL context (EGL; Mesa llvmpipe here), or skip with the reason."""

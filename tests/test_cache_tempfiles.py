@@ -8,8 +8,8 @@ import threading
 
 import numpy as np
 
-from livevis.latent.keyframes import LatentCache
-from livevis.latent.weights import fetch
+from livevis.render.latent.keyframes import LatentCache
+from livevis.render.latent.weights import fetch
 
 
 def _together(n: int, work) -> list[BaseException]:

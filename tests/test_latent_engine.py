@@ -43,7 +43,7 @@ def cache(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def codec(cache):
-    from livevis.latent.runtime import load_taef2
+    from livevis.render.latent.runtime import load_taef2
 
     return load_taef2(threads=2)
 
@@ -60,7 +60,7 @@ def photos(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def keyframes(codec, photos, cache):
-    from livevis.latent.keyframes import LatentCache, load_keyframes
+    from livevis.render.latent.keyframes import LatentCache, load_keyframes
 
     return load_keyframes(photos, codec, SIZE, LatentCache(cache / "latents"))
 
@@ -72,7 +72,7 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_taef2_roundtrip_reconstructs_a_photo(codec, photos):
-    from livevis.latent.keyframes import cover_fit, load_image
+    from livevis.render.latent.keyframes import cover_fit, load_image
 
     img = cover_fit(load_image(photos / "astronaut.png"), SIZE)
     z = codec.encode(img)
@@ -89,7 +89,7 @@ def test_shipped_onnx_roundtrip_is_faithful_on_real_photos(codec, photos):
     through encode → decode at PSNR ≥ 24 dB each (TAEF2 reaches ~27–32 dB on these), and a
     flipped latent decodes to a different picture (the decoder reads its input)."""
     from livevis import MODELS_DIR
-    from livevis.latent.keyframes import cover_fit, load_image
+    from livevis.render.latent.keyframes import cover_fit, load_image
 
     assert codec.encoder_path.parent == MODELS_DIR and codec.encoder_path.name == "taef2_encoder.onnx"
     images = np.stack([cover_fit(load_image(p), (256, 256)) for p in sorted(photos.iterdir())])
@@ -106,8 +106,8 @@ def test_shipped_models_are_small_and_name_their_source_weights():
     import onnx
 
     from livevis import MODELS_DIR
-    from livevis.latent.runtime import TAEF2_FILE_NAMES
-    from livevis.latent.weights import TAEF2_FILES
+    from livevis.render.latent.runtime import TAEF2_FILE_NAMES
+    from livevis.render.latent.weights import TAEF2_FILES
 
     assert "MIT License" in (MODELS_DIR / "taef2-LICENSE.txt").read_text()
     card = (MODELS_DIR / "taef2.md").read_text()
@@ -128,7 +128,7 @@ def test_onnx_matches_torch_on_the_published_weights(codec, photos):
     import onnxruntime as ort
 
     from livevis import MODELS_DIR
-    from livevis.latent.keyframes import cover_fit, load_image
+    from livevis.render.latent.keyframes import cover_fit, load_image
 
     taef2_torch = _taef2_torch()
     img = cover_fit(load_image(photos / "chelsea.png"), SIZE).transpose(2, 0, 1)[None].astype(np.float32) / 255
@@ -160,7 +160,7 @@ def _taef2_torch():
 
 
 def test_weights_local_path_and_file_url_download_with_sha256(cache):
-    from livevis.latent.weights import TAEF2_FILES, fetch, taef2_weights
+    from livevis.render.latent.weights import TAEF2_FILES, fetch, taef2_weights
 
     shared_file("assets/taef2/taef2_decoder.pth")
     local = taef2_weights(TAEF2_DIR)
@@ -174,7 +174,7 @@ def test_weights_local_path_and_file_url_download_with_sha256(cache):
 
 
 def test_sha256_mismatch_is_refused(tmp_path, cache):
-    from livevis.latent.weights import TAEF2_FILES, fetch
+    from livevis.render.latent.weights import TAEF2_FILES, fetch
 
     shared_file("assets/taef2/taef2_encoder.pth")
     wrong = tmp_path / "taef2_decoder.pth"
@@ -198,7 +198,7 @@ def test_wrong_models_name_the_file(tmp_path, codec):
     import onnx
     from onnx import TensorProto, helper
 
-    from livevis.latent.runtime import TAEF2_CARD, LatentCodec, ModelCard, load_taef2
+    from livevis.render.latent.runtime import TAEF2_CARD, LatentCodec, ModelCard, load_taef2
 
     with pytest.raises(ModelError, match=r"nowhere.*taef2_encoder\.onnx.*tools/export_taef2\.py"):
         load_taef2(model_dir=tmp_path / "nowhere")
@@ -223,7 +223,7 @@ def test_wrong_models_name_the_file(tmp_path, codec):
 
 # -- slerp ----------------------------------------------------------------------------------
 def test_slerp_endpoints_norm_and_constant_angular_speed():
-    from livevis.latent.slerp import slerp
+    from livevis.render.latent.slerp import slerp
 
     rng = np.random.default_rng(1)
     a, b = rng.standard_normal((32, 8, 8)), rng.standard_normal((32, 8, 8))
@@ -277,7 +277,7 @@ def _progress_trace(engine, states):
 
 @pytest.mark.parametrize("policy", ["causal", "exact"])
 def test_energy_progress_monotone_rests_in_silence_jumps_on_onsets(policy, codec, keyframes, music_states):
-    from livevis.latent.engine import LatentEngine
+    from livevis.render.latent.engine import LatentEngine
 
     energies = [s.energy for s in music_states]
     eng = LatentEngine(codec, keyframes, segment=4.0, policy=policy, energies=energies)
@@ -304,7 +304,7 @@ def test_sub_hop_frames_move_on_the_hit_inside_the_hop(codec, keyframes):
     """Offline sub-hop frames follow the hop's 10 ms energy envelope: with all the energy in
     the 8th 10 ms frame, frames before it stay at the previous hop's picture and frames after
     it are at this hop's; the linear baseline spreads the motion evenly."""
-    from livevis.latent.engine import LatentEngine
+    from livevis.render.latent.engine import LatentEngine
 
     env = np.zeros(10, np.float32)
     env[7] = 1e-3
@@ -327,7 +327,7 @@ def test_sub_hop_frames_move_on_the_hit_inside_the_hop(codec, keyframes):
 
 
 def test_linear_and_causal_segments_last_about_the_segment_length(codec, keyframes):
-    from livevis.latent.engine import LatentEngine
+    from livevis.render.latent.engine import LatentEngine
 
     steady = [AnalysisState(time=0.1 * (i + 1), energy=1e-4) for i in range(100)]
     for policy in ("linear", "causal"):
@@ -340,7 +340,7 @@ def test_linear_and_causal_segments_last_about_the_segment_length(codec, keyfram
 
 # -- keyframes ------------------------------------------------------------------------------
 def test_keyframe_choice_follows_valence_arousal_without_immediate_repeats():
-    from livevis.latent.keyframes import KeyframeChooser
+    from livevis.render.latent.keyframes import KeyframeChooser
 
     attrs = [(-0.8, -0.8), (-0.8, 0.8), (0.8, -0.8), (0.8, 0.8), (0.0, 0.0)]
     ch = KeyframeChooser(attrs, seed=3)
@@ -369,7 +369,7 @@ def test_keyframe_choice_follows_valence_arousal_without_immediate_repeats():
 
 
 def test_colour_estimate_orders_images_sensibly(photos):
-    from livevis.latent.keyframes import estimate_valence_arousal, hsi_stats, load_image
+    from livevis.render.latent.keyframes import estimate_valence_arousal, hsi_stats, load_image
 
     coffee = estimate_valence_arousal(load_image(photos / "coffee.png"))     # warm, saturated
     rocket = estimate_valence_arousal(load_image(photos / "rocket.jpg"))     # dark blue dusk
@@ -381,7 +381,7 @@ def test_colour_estimate_orders_images_sensibly(photos):
 
 
 def test_preset_attributes_override_the_estimate(codec, photos, cache):
-    from livevis.latent.keyframes import LatentCache, load_keyframes
+    from livevis.render.latent.keyframes import LatentCache, load_keyframes
 
     kfs = load_keyframes([{"path": photos / "rocket.jpg", "valence": 0.7, "arousal": -0.2}, photos / "coffee.png"],
                          codec, SIZE, LatentCache(cache / "latents"))
@@ -390,7 +390,7 @@ def test_preset_attributes_override_the_estimate(codec, photos, cache):
 
 
 def test_latent_cache_hit_on_second_load_by_image_hash(codec, photos, tmp_path):
-    from livevis.latent.keyframes import LatentCache, load_keyframes
+    from livevis.render.latent.keyframes import LatentCache, load_keyframes
 
     cache = LatentCache(tmp_path / "latents")
     first = load_keyframes(photos, codec, SIZE, cache)
@@ -402,12 +402,28 @@ def test_latent_cache_hit_on_second_load_by_image_hash(codec, photos, tmp_path):
     assert (cache.hits, cache.misses) == (6, 5)
     np.testing.assert_array_equal(first[1].latent, second[1].latent)
     np.testing.assert_array_equal(second[5].latent, first[1].latent)
-    assert len(list((tmp_path / "latents").glob("*.npy"))) == 5
+    assert len(list((tmp_path / "latents").glob("taef2*.npy"))) == 5
+
+
+def test_fitted_pictures_are_cached_and_a_bad_entry_is_rebuilt(codec, photos, tmp_path):
+    """The cover-fit picture is cached beside the latent (a 4096² wallpaper is decoded once):
+    the second load gives the same pictures from the cache; a truncated entry is rebuilt."""
+    from livevis.render.latent.keyframes import LatentCache, load_keyframes
+
+    cache = LatentCache(tmp_path / "latents")
+    first = load_keyframes(photos, codec, SIZE, cache)
+    entries = sorted((tmp_path / "latents").glob("image-*.npy"))
+    assert len(entries) == 5
+    entries[0].write_bytes(entries[0].read_bytes()[:100])
+    second = load_keyframes(photos, codec, SIZE, cache)
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a.image, b.image)
+    assert np.load(entries[0]).shape == (SIZE[1], SIZE[0], 3)
 
 
 def test_bad_keyframes_empty_folder_and_disabled_layer(codec, photos, tmp_path):
-    from livevis.latent.engine import build_engine
-    from livevis.latent.keyframes import KeyframeError, LatentCache, load_keyframes
+    from livevis.render.latent.engine import build_engine
+    from livevis.render.latent.keyframes import KeyframeError, LatentCache, load_keyframes
 
     cache = LatentCache(tmp_path / "latents")
     empty = tmp_path / "empty"
@@ -461,7 +477,7 @@ class _SlowCodec:
 
 
 def test_decoder_thread_never_blocks_latest_frame_and_holds_at_most_two(codec, keyframes):
-    from livevis.latent.engine import LatentEngine
+    from livevis.render.latent.engine import LatentEngine
 
     slow = _SlowCodec(codec, 0.15)
     eng = LatentEngine(slow, keyframes, segment=1.0, policy="causal").start()
@@ -497,7 +513,7 @@ def test_decode_thread_batches_in_between_pictures_paced_by_the_envelope(codec, 
     in-between latents in one batch: slerp(previous, current, w(i/N)), w from the hop's 10 ms
     energy envelope — with the hit in the hop's last 10 ms, the first N−1 pictures are still
     the previous hop's and the last is the hop's own."""
-    from livevis.latent.engine import LatentEngine
+    from livevis.render.latent.engine import LatentEngine
 
     eng = LatentEngine(codec, keyframes, segment=1.0, policy="causal", sub_frames=3).start()
     try:
@@ -523,7 +539,7 @@ def test_decode_thread_batches_in_between_pictures_paced_by_the_envelope(codec, 
 
 
 def test_glide_passes_through_the_pictures_evenly():
-    from livevis.latent_layer import glide
+    from livevis.render.latent.layer import glide
 
     pics = [np.full((2, 2, 3), v, np.float32) for v in (0.0, 10.0, 40.0)]
     for a, want in ((0.0, 0.0), (0.25, 5.0), (0.5, 10.0), (0.75, 25.0), (1.0, 40.0), (1.5, 40.0)):
@@ -532,7 +548,7 @@ def test_glide_passes_through_the_pictures_evenly():
 
 
 def test_offline_path_is_deterministic_and_noise_is_seeded(codec, keyframes, music_states):
-    from livevis.latent.engine import LatentEngine
+    from livevis.render.latent.engine import LatentEngine
 
     states = music_states[:40]
     runs = []
@@ -549,7 +565,7 @@ def test_offline_path_is_deterministic_and_noise_is_seeded(codec, keyframes, mus
 
 
 def test_engine_rejects_bad_arguments(codec, keyframes):
-    from livevis.latent.engine import LatentEngine
+    from livevis.render.latent.engine import LatentEngine
 
     with pytest.raises(ValueError, match="policy"):
         LatentEngine(codec, keyframes, policy="cubic")
@@ -561,12 +577,12 @@ def test_engine_rejects_bad_arguments(codec, keyframes):
         LatentEngine(codec, keyframes, sub_frames=0)
 
 
-def test_offline_driver_glides_between_hops_on_the_energy(cache):
-    """Offline (synchronous) the latent layer moves at the video frame rate: each hop's picture
-    is reached over the following hop, paced by that hop's 10 ms energy envelope — frames before
-    the hit keep the previous picture, frames after it show the new one."""
-    from livevis.latent_layer import LatentLayerDriver
-    from livevis.control.presets import load_preset
+def test_offline_driver_moves_right_after_each_hop_arrives(cache, photos):
+    """Offline (synchronous) the latent layer moves right after the hits (issue 14, motion on the
+    beat): each hop's picture is half-way on the frame where the hop first shows, fully there
+    one 30 fps frame later, and held until the next hop."""
+    from livevis.control.presets import LatentSpec, Preset
+    from livevis.render.latent.layer import LatentLayerDriver
 
     class Capture:
         def __init__(self):
@@ -581,7 +597,8 @@ def test_offline_driver_glides_between_hops_on_the_energy(cache):
         return AnalysisState(time=time, energy=float(env.mean()), energy_envelope=env)
 
     layer = Capture()
-    drv = LatentLayerDriver(load_preset("keyframes"), layer, say=lambda m: None, synchronous=True)
+    preset = Preset(latent=LatentSpec(keyframes=[str(photos)], segment_beats=8, noise_sigma=0.15))
+    drv = LatentLayerDriver(preset, layer, say=lambda m: None, synchronous=True)
     assert drv.engine is not None, drv.message
     fps = 30.0
     states = [hop(0.1, 0), hop(0.2, 0), hop(0.3, 8), hop(0.4, 0)]
@@ -592,16 +609,13 @@ def test_offline_driver_glides_between_hops_on_the_energy(cache):
         before = len(layer.images)
         drv.update(state, t)
         shown.append(layer.images[-1] if len(layer.images) > before else shown[-1])
-    # frames: 0.1 (hop 1 arrives: shown at once), 0.133, 0.167 | 0.2 (hop 2 arrives), 0.233, 0.267 |
+    # frames: 0.1 (hop 1: shown at once), 0.133, 0.167 | 0.2 (hop 2 arrives), 0.233, 0.267 |
     #         0.3 (hop 3 arrives), 0.333, 0.367 | 0.4 (hop 4 arrives)
-    a, b = shown[0], shown[3]
-    assert np.abs(a - b).mean() < 1e-3, "at hop 2's arrival the picture is still hop 1's"
-    after_hit2 = shown[4]  # hop 2's hit is in its first 10 ms: reached by the next frame
-    assert np.abs(shown[5] - after_hit2).mean() < 1e-3
-    assert np.abs(after_hit2 - a).mean() > 0.5, "the hit moves the picture"
-    # hop 3's hit is in its 9th 10 ms frame: the frames at 33 and 67 ms into it have not moved yet
-    assert np.abs(shown[6] - after_hit2).mean() < 1e-3
-    assert np.abs(shown[7] - after_hit2).mean() < 1e-3
-    assert np.abs(shown[8] - after_hit2).mean() < 1e-3
-    assert np.abs(shown[9] - after_hit2).mean() > 0.5, "by the end of hop 3's glide its hit has moved the picture"
+    a, half, b = shown[0], shown[3], shown[4]
+    assert np.abs(shown[2] - a).mean() < 1e-3, "held between hops"
+    assert np.abs(b - a).mean() > 0.5, "the hop's energy moves the picture"
+    np.testing.assert_allclose(half, (a + b) / 2, atol=0.51)  # half-way on the arrival frame
+    assert np.abs(shown[5] - b).mean() < 1e-3, "arrived one frame later, then held"
+    c = shown[7]
+    assert np.abs(shown[6] - (b + c) / 2).mean() < 0.51 and np.abs(shown[8] - c).mean() < 1e-3
     drv.close()

@@ -58,8 +58,7 @@ def test_shipped_presets_differ_in_the_promised_ways():
     assert club.emotion.attack_s < ambient.emotion.attack_s
     assert club.crossfade_s < ambient.crossfade_s
     assert portrait.face.mode == "portrait"
-    kf = keyframes.keyframe_list()
-    assert len(kf) >= 4 and all(v is not None for _, v, _a in kf[:4])
+    assert keyframes.latent.themes == ["nature", "night", "abstract"]  # the whole shipped library
     assert keyframes.layers[0].kind == "latent"
     assert club.midi.mappings and club.midi.mappings[0].param == "master.brightness"
 
@@ -74,16 +73,15 @@ def test_load_by_name_and_by_path_give_the_same_preset():
 
 
 def test_default_preset_shows_the_whole_product():
-    """The built-in preset (no --preset): shader background, the latent image stream with its
-    own emotion-tagged keyframes, and the face on top at full opacity; named for the overlay."""
+    """The built-in preset (no --preset): shader background, the latent image stream over the
+    shipped keyframe library's themes, and the face on top at full opacity; named for the overlay."""
     from livevis.control.presets import default_preset
 
     p = default_preset()
     assert p.name == "default"
     assert [layer.kind for layer in p.layers] == ["background", "latent", "face"]
     assert p.layers[-1].opacity == 1.0 and p.layers[-1].blend == "normal"
-    kf = p.keyframe_list()
-    assert len(kf) >= 4 and all(v is not None for _, v, _a in kf[:4])
+    assert p.latent.themes and not p.latent.keyframes
 
 
 def test_empty_file_is_a_valid_preset_with_defaults(tmp_path):

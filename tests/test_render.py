@@ -234,8 +234,39 @@ def test_face_sways_over_time(ctx):
 def test_background_moves_with_time(ctx):
     state = AnalysisState(arousal=0.5)
     a = render(ctx, [BackgroundLayer(ctx)], state, size=(96, 54), t=0.0)
-    b = render(ctx, [BackgroundLayer(ctx)], state, size=(96, 54), t=4.0)
+    b = render(ctx, [BackgroundLayer(ctx)], state, size=(96, 54), t=20.0)
     assert np.abs(a - b).mean() > 3
+
+
+def _quiet_and_hit_change(ctx, params=None):
+    comp = Compositor(ctx, 96, 54, [BackgroundLayer(ctx, params=params)])
+    try:
+        frames, fps = {}, 30
+        for i in range(3 * fps + 1):  # 3 s at 30 fps; the hit is the hop at 2.5 s
+            t = i / fps
+            hop = np.floor(t * 10 + 1e-9) / 10
+            comp.render(AnalysisState(arousal=0.5, onset=1.0 if abs(hop - 2.5) < 1e-6 else 0.3, time=hop), t)
+            frames[i] = comp.read_rgb().astype(np.int32)
+        quiet = np.abs(frames[69] - frames[66]).mean()   # 2.2 → 2.3 s
+        hit = np.abs(frames[77] - frames[74]).mean()     # 2.47 → 2.57 s: the hit is shown at 2.5 s
+    finally:
+        comp.release()
+    return quiet, hit
+
+
+def test_background_jumps_on_a_hit_and_rests_in_quiet(ctx):
+    """Issue 14, motion on the beat: hops every 0.1 s with a steady onset strength of 0.3 (a quiet
+    passage), then one hit (onset 1.0): the picture changes several times more in the 0.1 s after
+    the hit than in a quiet 0.1 s."""
+    quiet, hit = _quiet_and_hit_change(ctx)
+    assert hit > 4 * quiet and hit > 2.0, (quiet, hit)
+
+
+def test_background_kick_param_softens_the_hits(ctx):
+    """``params.kick`` (the accessibility preset's 0.2) scales the hit's jump and pulse down."""
+    _, hit = _quiet_and_hit_change(ctx)
+    _, soft = _quiet_and_hit_change(ctx, {"kick": 0.2})
+    assert soft < 0.5 * hit, (soft, hit)
 
 
 def test_background_hue_follows_valence(ctx):

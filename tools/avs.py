@@ -271,10 +271,10 @@ def default_tracks() -> list[tuple[str, Path]]:
 
 def study(out: Path, size: int, seconds: float, segment: float, policies: list[str], keyframes_dir: Path | None,
           threads: int | None, energy_exponent: float = 1.0, tracks: int | None = None) -> list[dict]:
-    from livevis.latent.engine import LatentEngine
-    from livevis.latent.keyframes import LatentCache, load_keyframes
-    from livevis.latent.runtime import load_taef2
-    from livevis.latent.weights import cache_dir
+    from livevis.render.latent.engine import LatentEngine
+    from livevis.render.latent.keyframes import LatentCache, load_keyframes
+    from livevis.render.latent.runtime import load_taef2
+    from livevis.render.latent.weights import cache_dir
 
     out.mkdir(parents=True, exist_ok=True)
     codec = load_taef2(threads=threads)

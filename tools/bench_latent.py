@@ -39,8 +39,8 @@ def decode_fps(codec, size: int, batch: int, seconds: float) -> float:
 
 def onset_to_motion(codec, decode_s: float) -> dict:
     from livevis.analysis.analyzer import Analyzer
-    from livevis.latent.engine import LatentEngine
-    from livevis.latent.keyframes import Keyframe
+    from livevis.render.latent.engine import LatentEngine
+    from livevis.render.latent.keyframes import Keyframe
 
     rate = 22050
     clicks = np.arange(1.0, 9.0, 0.75)
@@ -82,7 +82,7 @@ def onset_to_motion(codec, decode_s: float) -> dict:
 
 
 def main(argv=None) -> int:
-    from livevis.latent.runtime import load_taef2
+    from livevis.render.latent.runtime import load_taef2
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="256,512")

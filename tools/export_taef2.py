@@ -7,7 +7,7 @@
 
 Needs torch (the ``train`` extra; CPU build: ``pip install torch==2.13.0 --index-url
 https://download.pytorch.org/whl/cpu``). The source weights are checked against the pinned
-sha256 (livevis/latent/weights.py). Writes ``taef2_encoder.onnx`` and ``taef2_decoder.onnx``
+sha256 (livevis/render/latent/weights.py). Writes ``taef2_encoder.onnx`` and ``taef2_decoder.onnx``
 (float32 graphs, float16-stored weights), ``taef2_decoder_fp16.onnx`` (float16, for the CUDA
 provider), then checks each graph against torch and prints the max abs difference.
 ``models/taef2.md`` is the model card; ``models/taef2-LICENSE.txt`` the weights' licence.
@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from livevis import MODELS_DIR  # noqa: E402
 from livevis.errors import LivevisError  # noqa: E402
-from livevis.latent.runtime import TAEF2_FILE_NAMES  # noqa: E402
-from livevis.latent.weights import TAEF2_FILES, taef2_weights  # noqa: E402
+from livevis.render.latent.runtime import TAEF2_FILE_NAMES  # noqa: E402
+from livevis.render.latent.weights import TAEF2_FILES, taef2_weights  # noqa: E402
 
 
 def compare_with_torch(kind: str, weights: Path, onnx_path: Path, size: int = 64) -> float:

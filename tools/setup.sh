@@ -35,4 +35,9 @@ fi
 # downloaded (never installed) and checked by sha256 into the user cache. Without them the
 # flat face stands in, so a failure here is a warning, not an error.
 .venv/bin/python -m livevis.face3d.assets || echo "warning: 3D face assets not fetched; the flat face will be used"
+# The keyframe library: artwork and photographs from two Debian packages (mate-backgrounds,
+# gnome-backgrounds), downloaded from the Debian archive, checked by sha256 into the user cache
+# (livevis/render/latent/library.toml lists each picture's author and licence). Without it the
+# image layer stays off with a one-line note, so a failure here is a warning, not an error.
+.venv/bin/python -m livevis.render.latent.library || echo "warning: keyframe library not fetched; the latent image layer will stay off"
 echo "livevis installed in $(pwd)/.venv"

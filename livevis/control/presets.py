@@ -213,6 +213,9 @@ class LatentSpec(_Model):
 
     Attributes:
         keyframes: a folder, or a list of paths / ``{path|seed, valence, arousal}`` tables.
+        themes: themes of the shipped keyframe library (``livevis.render.latent.library``:
+            ``nature``, ``night``, ``abstract``), their pictures added after ``keyframes``, each
+            with valence/arousal estimated from its colours.
         segment_s: seconds from one keyframe to the next (> 0), used unless ``segment_beats``.
         segment_beats: beats from one keyframe to the next (> 0), follows the tempo.
         noise_sigma: std of the noise added to the latent walk, [0, 5].
@@ -220,6 +223,7 @@ class LatentSpec(_Model):
     """
 
     keyframes: list[KeyframeSpec] = Field(default_factory=list)
+    themes: list[str] = Field(default_factory=list)
     segment_s: float = Field(8.0, gt=0.0, le=600.0)
     segment_beats: float | None = Field(None, gt=0.0, le=1024.0)
     noise_sigma: float = Field(0.1, ge=0.0, le=5.0)
@@ -702,6 +706,13 @@ def _check_references(preset: Preset, where: str) -> list[str]:
     for i, k in enumerate(preset.latent.keyframes):
         if k.path is not None and not preset.resolve(k.path).exists():
             problems.append(f"{where}: latent.keyframes[{i}].path: not found: {_display(preset.resolve(k.path))}")
+    if preset.latent.themes:
+        from livevis.render.latent.library import themes
+
+        known_themes = themes()
+        for i, name in enumerate(preset.latent.themes):
+            if name not in known_themes:
+                problems.append(f"{where}: latent.themes[{i}]: unknown theme {name!r}; themes: {', '.join(known_themes)}")
     known = registry_for_preset(preset, with_params=False)
     for name, value in preset.params.items():
         if name not in known:
@@ -972,16 +983,15 @@ DEFAULT_PRESET_NAME = "default"
 def default_preset() -> Preset:
     """The built-in preset, used when no ``--preset`` is given: the whole product.
 
-    Layers, bottom first: the shader background; the latent image stream (five generated
-    keyframes tagged with valence/arousal, one segment every 8 beats) in screen blend at 0.55;
+    Layers, bottom first: the shader background; the latent image stream (the shipped keyframe
+    library's themes, each picture tagged with the valence/arousal of its colours, one segment
+    every 8 beats) in screen blend at 0.55;
     the 3D face on top at full opacity (its legibility comes first: tests/test_legibility.py).
     """
-    seeds = [(21, 0.8, 0.6), (22, -0.7, 0.7), (23, -0.6, -0.5), (24, 0.6, -0.6), (25, None, None)]
     return Preset(
         name=DEFAULT_PRESET_NAME,
         description="Shader background, the generative image stream, and the face on top",
         layers=[LayerSpec(kind="background"), LayerSpec(kind="latent", opacity=0.55, blend="screen"),
                 LayerSpec(kind="face")],
-        latent=LatentSpec(keyframes=[KeyframeSpec(seed=s, valence=v, arousal=a) for s, v, a in seeds],
-                          segment_beats=8, noise_sigma=0.15, energy_gain=1.5),
+        latent=LatentSpec(themes=["nature", "night", "abstract"], segment_beats=8, noise_sigma=0.15, energy_gain=1.5),
     )

@@ -4,8 +4,8 @@ Per analysis hop (0.1 s) :meth:`LatentEngine.update` advances the motion:
 
 * The show is cut into **segments** (``segment`` seconds, or beats at the current tempo).
   Segment k glides from keyframe A to keyframe B along ``slerp(z_A, z_B, p)``
-  (:mod:`livevis.latent.slerp`); at p = 1 the next segment starts from B toward a keyframe
-  chosen near the music's valence/arousal (:class:`~livevis.latent.keyframes.KeyframeChooser`).
+  (:mod:`livevis.render.latent.slerp`); at p = 1 the next segment starts from B toward a keyframe
+  chosen near the music's valence/arousal (:class:`~livevis.render.latent.keyframes.KeyframeChooser`).
 * The **progress** p ∈ [0, 1] follows the cumulative audio energy vector of the segment
   (``AnalysisState.energy``: 0.9·percussive + 0.1·harmonic mel power, diffusion music
   visualiser paper section 3.3), so the picture moves on hits and rests in quiet passages.
@@ -36,8 +36,10 @@ the same inputs give the same frames.
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
+import weakref
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,8 +48,8 @@ from typing import Sequence
 import numpy as np
 
 from livevis.errors import LivevisError
-from livevis.latent.keyframes import Keyframe, KeyframeChooser, LatentCache, load_keyframes
-from livevis.latent.slerp import slerp
+from livevis.render.latent.keyframes import Keyframe, KeyframeChooser, LatentCache, load_keyframes
+from livevis.render.latent.slerp import slerp
 from livevis.analysis.state import AnalysisState
 
 POLICIES = ("causal", "exact", "linear")
@@ -90,6 +92,21 @@ class EngineStats:
     decode_s: list[float] = field(default_factory=list)  # seconds per decode (last 200)
 
 
+#: Decode threads still alive, joined at interpreter exit: a daemon thread killed inside an
+#: onnxruntime run (a 512² CPU decode takes seconds) aborts the process ("terminate called
+#: without an active exception"), turning a clean exit into SIGABRT.
+_LIVE_WORKERS: "weakref.WeakSet[_DecodeWorker]" = weakref.WeakSet()
+
+
+@atexit.register
+def _join_workers_at_exit(timeout: float = 60.0) -> None:
+    workers = list(_LIVE_WORKERS)
+    for w in workers:
+        w.stop()
+    for w in workers:
+        w.join(timeout)
+
+
 class _DecodeWorker(threading.Thread):
     """Decodes the newest submitted latent; at most two pending; publishes into one slot."""
 
@@ -97,6 +114,7 @@ class _DecodeWorker(threading.Thread):
 
     def __init__(self, codec) -> None:
         super().__init__(name="livevis-latent-decode", daemon=True)
+        _LIVE_WORKERS.add(self)
         self.codec = codec
         self.stats = EngineStats()
         self._pending: deque = deque()
@@ -160,8 +178,8 @@ class LatentEngine:
     """Keyframe latents in motion, paced by the audio energy vector.
 
     Args:
-        codec: a :class:`~livevis.latent.runtime.LatentCodec` (its decoder is used).
-        keyframes: at least one :class:`~livevis.latent.keyframes.Keyframe` (same latent shape).
+        codec: a :class:`~livevis.render.latent.runtime.LatentCodec` (its decoder is used).
+        keyframes: at least one :class:`~livevis.render.latent.keyframes.Keyframe` (same latent shape).
         segment: segment length, in ``segment_unit`` (> 0).
         segment_unit: ``"seconds"`` or ``"beats"`` (beats use ``AnalysisState.tempo`` at the
             segment's start, or ``default_tempo`` while the tempo is unknown).
@@ -417,10 +435,12 @@ class LatentEngine:
 
 
 #: Decoded frame size and pictures per hop chosen by :func:`build_engine` when not given:
-#: on CPU 256² and one picture per hop (~5 decodes/s here; the layer glides in image space);
+#: on CPU 512² (issue 14: the largest size the CPU sustains; pictures are upscaled by the image
+#: layer's Catmull-Rom filter) and one picture per hop, decoded as often as the decoder keeps up
+#: (stale hops are dropped) while the layer glides between them in image space;
 #: on CUDA 512² and 6 in-between pictures per hop, decoded as one batch (60 fps of true latent
 #: interpolation — the GPU design target; not measurable on the CPU-only machines here).
-CPU_SIZE, CPU_SUB_FRAMES = (256, 256), 1
+CPU_SIZE, CPU_SUB_FRAMES = (512, 512), 1
 GPU_SIZE, GPU_SUB_FRAMES = (512, 512), 6
 
 
@@ -431,7 +451,7 @@ def build_engine(keyframes, *, size: tuple[int, int] | None = None,
     """Build the engine for a preset, or disable the layer with a clear message.
 
     Args:
-        keyframes: as :func:`livevis.latent.keyframes.keyframe_sources` (folder, files, or
+        keyframes: as :func:`livevis.render.latent.keyframes.keyframe_sources` (folder, files, or
             entries with valence/arousal).
         size: (width, height) of the decoded frames, multiples of 8; None: :data:`CPU_SIZE` or,
             on the CUDA provider, :data:`GPU_SIZE`.
@@ -449,8 +469,8 @@ def build_engine(keyframes, *, size: tuple[int, int] | None = None,
         ``(engine, None)``, or ``(None, message)`` when the layer must be disabled (missing or
         bad model, no usable keyframes); the message names the file.
     """
-    from livevis.latent.runtime import load_codec, load_taef2
-    from livevis.latent.weights import cache_dir as user_cache
+    from livevis.render.latent.runtime import load_codec, load_taef2
+    from livevis.render.latent.weights import cache_dir as user_cache
 
     try:
         codec = load_codec(model_dir, providers, threads) if model_dir else load_taef2(providers, threads)

@@ -7,8 +7,9 @@ Each new analysis hop advances the slerp; each frame glides from the picture on 
 the newest decoded one over the measured decode interval, so motion is smooth at the display
 rate even when decoding runs at the hop rate (10 Hz) or slower; on a GPU the decode thread
 also decodes each hop's in-between latents and the glide passes through them. Offline
-(synchronous), each hop's picture is decoded at once and reached over the following hop at the
-video frame rate, paced by the hop's 10 ms energy envelope.
+(synchronous), each hop's picture is decoded at once and reached within :data:`ARRIVE_S` of
+the hop's arrival, then held: the picture moves right after the hits (the hop's state arrives
+0–100 ms after them), by an amount paced by the energy (issue 14, motion on the beat).
 """
 
 from __future__ import annotations
@@ -29,6 +30,14 @@ log = logging.getLogger("livevis.latent")
 #: preset, the default (all cores) gave 6–7 output underruns in 25 s, one thread 0–1. Offline
 #: rendering has no audio deadline and uses onnxruntime's default.
 LIVE_CPU_THREADS = 1
+#: Pacing exponent of the latent walk (``LatentEngine(energy_exponent=...)``): 2 puts the motion
+#: on the loud hops and their hits and lets quieter ones rest (issue 14, motion on the beat).
+ENERGY_EXPONENT = 2.0
+#: Offline: a hop's picture is reached this many seconds after the hop's state is first shown
+#: (half-way on that frame). A glide over the whole following hop, paced by its 10 ms envelope,
+#: replayed each hit exactly one hop (0.1 s) late, outside the 0.1 s after the onset
+#: (tools/synchrony.py).
+ARRIVE_S = 0.06
 
 
 def glide(pictures: list[np.ndarray], a: float) -> np.ndarray:
@@ -41,15 +50,29 @@ def glide(pictures: list[np.ndarray], a: float) -> np.ndarray:
     return pictures[k] + f * (pictures[k + 1] - pictures[k])
 
 
-def preset_keyframes(preset) -> list[dict]:
-    """The preset's keyframes as ``{"path", "valence", "arousal"}``; seeds become generated images."""
-    from livevis.latent.seeds import seed_keyframe_path
+def preset_keyframes(preset) -> tuple[list[dict], str | None]:
+    """The preset's keyframes as ``{"path", "valence", "arousal"}`` and a note, or None.
+
+    Its ``keyframes`` first (seeds become generated images), then the installed pictures of its
+    library ``themes`` (attributes estimated from their colours). The note is
+    :func:`~livevis.render.latent.library.missing_note` when themes are named but none of their
+    pictures is installed.
+    """
+    from livevis.render.latent.library import missing_note, theme_paths
+    from livevis.render.latent.seeds import seed_keyframe_path
 
     out = []
     for source, valence, arousal in preset.keyframe_list():
         path = seed_keyframe_path(source, valence, arousal) if isinstance(source, int) else source
         out.append({"path": path, "valence": valence, "arousal": arousal})
-    return out
+    note = None
+    names = list(getattr(preset.latent, "themes", []) or [])
+    if names:
+        paths = theme_paths(names)
+        if not paths:
+            note = missing_note(names)
+        out.extend({"path": p, "valence": None, "arousal": None} for p in paths)
+    return out, note
 
 
 class LatentLayerDriver:
@@ -79,7 +102,7 @@ class LatentLayerDriver:
         self._kwargs = dict(
             segment=spec.segment_beats or spec.segment_s,
             segment_unit="beats" if spec.segment_beats else "seconds",
-            policy="causal", noise_sigma=spec.noise_sigma,
+            policy="causal", noise_sigma=spec.noise_sigma, energy_exponent=ENERGY_EXPONENT,
         )
         self._preset, self.synchronous = preset, synchronous
         if synchronous:
@@ -88,12 +111,14 @@ class LatentLayerDriver:
             threading.Thread(target=self._build, name="livevis-latent-build", daemon=True).start()
 
     def _build(self) -> None:
-        from livevis.latent import build_engine
+        from livevis.render.latent import build_engine
 
         try:
-            keyframes = preset_keyframes(self._preset)
+            keyframes, note = preset_keyframes(self._preset)
+            if note and keyframes:
+                self.say(note)
             if not keyframes:
-                self.message = "latent image layer disabled: the preset lists no keyframes"
+                self.message = note or "latent image layer disabled: the preset lists no keyframes"
             else:
                 engine, self.message = build_engine(keyframes,
                                                     threads=None if self.synchronous else LIVE_CPU_THREADS,
@@ -114,11 +139,10 @@ class LatentLayerDriver:
         Args:
             state: the newest analysis state.
             t: offline (``synchronous``) only: the video frame's time in seconds. Each hop's
-                decoded picture is then reached by a glide from the previous one over the
-                following hop, paced by that hop's 10 ms energy envelope
-                (:meth:`LatentEngine.sub_hop_weights`), so the video moves at its frame rate and
-                on the hits, one hop behind the audio as in a live show. Without ``t`` the
-                picture steps once per hop.
+                decoded picture is then reached by a glide from the previous one, half-way on
+                the frame where the hop first shows and fully :data:`ARRIVE_S` / 2 later, so
+                the picture moves right after the hits. Without ``t`` the picture steps once
+                per hop.
         """
         engine = self.engine
         if engine is None:
@@ -161,7 +185,7 @@ class LatentLayerDriver:
             return
         w = 1.0
         if t is not None and self._from is not None:
-            w = float(engine.sub_hop_weights(self._glide_state, [(t - self._glide_state.time) / engine.hop_s])[0])
+            w = min(max((t - self._glide_state.time) / ARRIVE_S + 0.5, 0.0), 1.0)
         current = self._to if w >= 1.0 else glide([self._from, self._to], w)
         if current is self._current:
             return  # arrived and nothing new: no upload

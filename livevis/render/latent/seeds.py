@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from livevis.latent.weights import cache_dir
+from livevis.render.latent.weights import cache_dir
 
 SIZE = 512
 
