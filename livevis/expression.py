@@ -111,20 +111,21 @@ class ExpressionMapper:
         floor: lower bound on the running standard deviation (> 0); swings smaller than this
             are not blown up, so steady music and silence stay calm.
         rest_s: time constant of the return to the neutral face while the input is silent.
-        centre: the (valence, arousal) shown as the neutral face. Arousal -0.17 is typical music
+        centre: the (valence, arousal) shown as the neutral face. Arousal -0.1 is typical music
             as the emotion model reads it: between the emoMusic raters' mean (+0.03), which the
             model was calibrated to, and its mean over the immich-memories-music tracks (-0.21).
-            With ``swing_gain`` 0.4 it was chosen so that each librosa-data track's AU range grows
-            over the model's own AU layer (``tools/legibility.py --range``) while the face still
-            carries the raters' arousal (``--clips``).
+            A lower centre or a larger ``swing_gain`` moves the face more within calm songs
+            (``tools/legibility.py --range``) but carries less of the raters' arousal across
+            songs (``--clips``: centre -0.17 with swing 0.4 dropped the default preset's arousal
+            r from 0.63 to 0.53).
 
     Raises:
         ValueError: an argument is out of range.
     """
 
-    def __init__(self, hop_s: float = 0.1, window_s: float = 30.0, level_gain: float = 2.5,
-                 swing_gain: float = 0.4, floor: float = 0.12, rest_s: float = 1.5,
-                 centre: tuple[float, float] = (0.0, -0.17)) -> None:
+    def __init__(self, hop_s: float = 0.1, window_s: float = 30.0, level_gain: float = 3.0,
+                 swing_gain: float = 0.35, floor: float = 0.12, rest_s: float = 1.5,
+                 centre: tuple[float, float] = (0.0, -0.1)) -> None:
         if hop_s <= 0 or window_s <= 0 or floor <= 0 or rest_s <= 0 or level_gain < 0 or swing_gain < 0:
             raise ValueError("hop_s, window_s, floor, rest_s must be > 0 and the gains >= 0")
         self.hop_s, self.window_s, self.level_gain = float(hop_s), float(window_s), float(level_gain)
