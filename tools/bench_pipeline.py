@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from livevis.analysis import Analyzer, AnalysisThread  # noqa: E402
 from livevis.audio.decode import load_audio  # noqa: E402
-from livevis.demo import demo_track  # noqa: E402
+from livevis.show.demo import demo_track  # noqa: E402
 from livevis.emotion import load_emotion_model  # noqa: E402
 from livevis.state import LatestState  # noqa: E402
 
@@ -49,7 +49,7 @@ def bench_analysis(track: Path, seconds: float) -> None:
 
 
 def bench_render(width: int = 1280, height: int = 720, frames: int = 120) -> None:
-    from livevis.scene import make_compositor, offscreen_context
+    from livevis.show.scene import make_compositor, offscreen_context
     from livevis.state import AnalysisState
 
     ctx = offscreen_context()
@@ -73,8 +73,8 @@ def bench_render(width: int = 1280, height: int = 720, frames: int = 120) -> Non
 
 
 def bench_offline(track: Path, seconds: float) -> None:
-    from livevis.offline import render_file
-    from livevis.scene import make_compositor, offscreen_context
+    from livevis.show.offline import render_file
+    from livevis.show.scene import make_compositor, offscreen_context
 
     ctx = offscreen_context()
     emotion = load_emotion_model()

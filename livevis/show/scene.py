@@ -128,7 +128,7 @@ def offscreen_context() -> moderngl.Context:
 class OfflineScene:
     """A compositor plus synchronous latent drivers, for deterministic offline rendering.
 
-    Has the compositor interface :func:`livevis.offline.render_file` needs: ``render(state,
+    Has the compositor interface :func:`livevis.show.offline.render_file` needs: ``render(state,
     t)``, ``read_rgb()``, ``release()``.
     """
 

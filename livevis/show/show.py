@@ -23,7 +23,7 @@ from livevis.control.presets import (Crossfade, Preset, PresetError, PresetWatch
                                      preset_names)
 from livevis.errors import LivevisError
 from livevis.render.shaders import load_program
-from livevis.scene import latent_layers, make_compositor
+from livevis.show.scene import latent_layers, make_compositor
 from livevis.state import AnalysisState
 
 log = logging.getLogger("livevis.show")
@@ -263,7 +263,7 @@ class Show:
     def _apply_layer_params(self, compositor, p: dict[str, float]) -> None:
         from livevis.face3d.mesh_layer import FaceMeshLayer
         from livevis.render import BackgroundLayer, FaceLayer
-        from livevis.scene import MESH_FACE_SCALE, MESH_OUTLINE, outline_scale
+        from livevis.show.scene import MESH_FACE_SCALE, MESH_OUTLINE, outline_scale
 
         for i, layer in enumerate(compositor.layers, start=1):
             opacity = p.get(f"layer.{i}.opacity")
