@@ -1,7 +1,19 @@
-"""Scenes: a preset's layer list turned into a :class:`~livevis.render.Compositor`.
+"""Scenes: a preset turned into analyser settings and a :class:`~livevis.render.Compositor`.
+
+This is the one path from a preset to what is seen, shared by the live show and offline
+rendering (:class:`~livevis.show.show.Show` uses it; :class:`OfflineScene` *is* a Show with a
+simulated clock):
+
+* :func:`configure_analyzer` — the preset's emotion smoothing and input conditioning (noise gate,
+  gain, AGC) on an :class:`~livevis.analysis.Analyzer`;
+* :func:`make_compositor` — the preset's layers (kinds, blends, opacities), background shader,
+  shader parameters and palette;
+* :func:`shown_state`, :func:`scene_time`, :func:`apply_layer_params` — each frame, the live
+  parameters (initially the preset's values: sensitivities, speeds, layer opacities, face and
+  shader parameters; MIDI/OSC may change them) applied to the state, the clock and the layers.
 
 Preset layer kinds map to layers: ``background`` → :class:`BackgroundLayer` (the preset's
-shader), ``face`` → :class:`FaceLayer`, ``image``/``latent`` → :class:`ImageLayer` (fed by the
+shader and palette), ``face`` → :class:`FaceLayer`, ``image``/``latent`` → :class:`ImageLayer` (fed by the
 latent image stream), ``solid`` → :class:`SolidLayer`.
 """
 
@@ -9,8 +21,10 @@ from __future__ import annotations
 
 import functools
 import logging
+from dataclasses import replace
 
 import moderngl
+import numpy as np
 
 from livevis.errors import LivevisError
 from livevis.render import BackgroundLayer, Compositor, FaceLayer, ImageLayer, Layer, SolidLayer
@@ -125,31 +139,132 @@ def offscreen_context() -> moderngl.Context:
             ) from None
 
 
+def configure_analyzer(analyzer, preset) -> None:
+    """Apply the preset's ``emotion`` smoothing (attack/release time constants, seconds) and
+    ``audio`` input conditioning (noise gate, gain, AGC) to ``analyzer`` (an
+    :class:`~livevis.analysis.Analyzer`), live and offline alike."""
+    from livevis.conditioning import settings_from_preset
+    from livevis.emotion import Smoother
+
+    analyzer.smoother = Smoother(preset.emotion.attack_s, preset.emotion.release_s, analyzer.hop_s)
+    analyzer.conditioner.settings = settings_from_preset(preset.audio)
+
+
+def shown_state(state, params: dict[str, float]):
+    """The analysis state as the scene shows it, with the live parameters' sensitivities.
+
+    Args:
+        state: an :class:`~livevis.state.AnalysisState`.
+        params: a parameter snapshot (:meth:`~livevis.params.ParamRegistry.snapshot`):
+            ``emotion.sensitivity`` scales valence/arousal (clipped to [-1, 1]),
+            ``face.expressiveness`` the AUs (clipped to [0, 1]), ``audio.sensitivity`` onset
+            (clipped to [0, 1]) and energy; ``tempo.bpm`` > 0 overrides the tempo (BPM).
+
+    Returns:
+        A new :class:`~livevis.state.AnalysisState`; AUs float32 (17,).
+    """
+    sens = params.get("emotion.sensitivity", 1.0)
+    expressive = params.get("face.expressiveness", 1.0)
+    audio_sens = params.get("audio.sensitivity", 1.0)
+    bpm = params.get("tempo.bpm", 0.0)
+    return replace(
+        state,
+        valence=float(np.clip(state.valence * sens, -1, 1)),
+        arousal=float(np.clip(state.arousal * sens, -1, 1)),
+        aus=np.clip(state.aus * expressive, 0, 1).astype(np.float32),
+        onset=float(np.clip(state.onset * audio_sens, 0, 1)),
+        energy=state.energy * audio_sens,
+        tempo=bpm if bpm > 0 else state.tempo,
+    )
+
+
+def scene_time(t: float, params: dict[str, float]) -> float:
+    """The shaders' time (seconds) at host time ``t``: scaled by ``master.speed`` and
+    ``background.speed`` (the preset's ``background.speed`` until a control changes it)."""
+    return t * params.get("master.speed", 1.0) * params.get("background.speed", 1.0)
+
+
+def apply_layer_params(compositor, preset, params: dict[str, float]) -> None:
+    """Set each layer from the live parameters: ``layer.N.opacity`` × ``layer.N.enabled``
+    (N from 1, bottom first), the face's ``face.scale``/``expressiveness``/``outline_width``
+    (outline only where the preset's face has one), the background's numeric shader parameters
+    ``background.NAME``."""
+    from livevis.face3d.mesh_layer import FaceMeshLayer
+    from livevis.render import BackgroundLayer, FaceLayer
+
+    for i, layer in enumerate(compositor.layers, start=1):
+        opacity = params.get(f"layer.{i}.opacity")
+        if opacity is not None:
+            layer.opacity = opacity * params.get(f"layer.{i}.enabled", 1.0)
+        if isinstance(layer, FaceLayer):
+            layer.scale = params.get("face.scale", layer.scale)
+            if preset.face.outline:
+                layer.outline_scale = outline_scale(params.get("face.outline_width", 2.0))
+        elif isinstance(layer, BackgroundLayer):
+            for name in layer.params:
+                if not isinstance(layer.params[name], (list, tuple)) and f"background.{name}" in params:
+                    layer.params[name] = params[f"background.{name}"]
+        elif isinstance(layer, FaceMeshLayer):
+            layer.scale = MESH_FACE_SCALE * params.get("face.scale", 1.0)
+            layer.expressiveness = params.get("face.expressiveness", layer.expressiveness)
+            if preset.face.outline:
+                layer.outline = MESH_OUTLINE * outline_scale(params.get("face.outline_width", 2.0))
+
+
 class OfflineScene:
-    """A compositor plus synchronous latent drivers, for deterministic offline rendering.
+    """The live :class:`~livevis.show.show.Show` of a preset, driven by a simulated clock, for
+    deterministic offline rendering (``livevis render``).
+
+    Everything the preset sets reaches the picture through the same code as live: the
+    analyser's smoothing and conditioning (:meth:`configure_analyzer`, called by
+    :func:`~livevis.show.offline.render_file`), the sensitivities, speeds, layer parameters,
+    shader parameters and palette. Differences from a live show, by design: no MIDI/OSC ports,
+    no preset file watching, no A/V offset (the file's sound and picture are muxed in sync), and
+    the latent image stream is decoded synchronously, gliding by the frame clock.
 
     Has the compositor interface :func:`livevis.show.offline.render_file` needs: ``render(state,
-    t)``, ``read_rgb()``, ``release()``.
+    t)``, ``read_rgb()``, ``release()``, and ``configure_analyzer(analyzer)``.
+
+    Args:
+        ctx: the GL context. width, height: picture size in pixels.
+        preset: the preset (None: the default one). say: one-line operator messages.
     """
 
     def __init__(self, ctx: moderngl.Context, width: int, height: int, preset=None, say=print) -> None:
-        from livevis.latent_layer import LatentLayerDriver
         from livevis.control.presets import default_preset
+        from livevis.show.show import Show
+        from livevis.state import AnalysisState
 
         preset = preset if preset is not None else default_preset()
-        self.compositor = make_compositor(ctx, width, height, preset)
-        self.drivers = [LatentLayerDriver(preset, layer, say=say, synchronous=True)
-                        for layer in latent_layers(preset, self.compositor)]
+        self._state = AnalysisState()
+        self.show = Show(ctx, (width, height), preset, self._get_state, control=False, say=say,
+                         synchronous=True, av_offset=False)
+
+    def _get_state(self):
+        return self._state
+
+    @property
+    def compositor(self):
+        """The show's :class:`~livevis.render.Compositor` (its ``layers``, bottom first)."""
+        return self.show.compositor
+
+    @property
+    def drivers(self) -> list:
+        """The latent image stream drivers of the preset's ``latent``/``image`` layers."""
+        return self.show.drivers
+
+    def configure_analyzer(self, analyzer) -> None:
+        """Apply the preset's smoothing and conditioning to the analyser feeding this scene."""
+        self.show.configure_analyzer(analyzer)
 
     def render(self, state, t: float) -> None:
-        for driver in self.drivers:
-            driver.update(state, t)
-        self.compositor.render(state, t)
+        """Render ``state`` at simulated clock time ``t`` (seconds, non-decreasing)."""
+        self._state = state
+        self.show.frame(t)
 
-    def read_rgb(self):
-        return self.compositor.read_rgb()
+    def read_rgb(self) -> np.ndarray:
+        """The last frame: (height, width, 3) uint8, top row first."""
+        return self.show.read_rgb()
 
     def release(self) -> None:
-        for driver in self.drivers:
-            driver.close()
-        self.compositor.release()
+        self.show.close()
