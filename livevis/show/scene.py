@@ -95,7 +95,7 @@ def build_layer(ctx: moderngl.Context, spec, preset=None) -> Layer:
         if preset is None:
             return BackgroundLayer(ctx, opacity=opacity, blend=spec.blend)
         return BackgroundLayer(ctx, opacity=opacity, blend=spec.blend, fragment=str(preset.shader_path()),
-                               params=preset.background.params)
+                               params=preset.background.params, palette=preset.palette)
     if spec.kind == "face":
         return build_face_layer(ctx, spec, preset, opacity)
     if spec.kind in ("image", "latent"):
