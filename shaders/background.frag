@@ -106,7 +106,8 @@ void main() {
     vec2 e = p / vec2(0.42, 0.5);  // the face's neighbourhood: its silhouette lies near e = 1
     float halo = 1.0 - smoothstep(0.9, 1.7, length(e));  // full strength across the silhouette
     float h = clamp(u_halo, -1.0, 1.0) * halo;
-    col = h >= 0.0 ? mix(col, mix(brightest(val), vec3(1.0), 0.5), h) : col * (1.0 + h);
+    if (h > 0.0) col = mix(col, mix(brightest(val), vec3(1.0), 0.5), h);
+    else if (h < 0.0) col *= 1.0 + h;
 
     float alpha = u_frame > 0.0 ? smoothstep(1.0 - u_frame, 1.35 - u_frame, length(vec2(p.x * 0.7, p.y)) * 2.0)
                                 : 1.0;
