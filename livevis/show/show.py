@@ -52,9 +52,10 @@ class Show:
         av_offset: delay the picture by ``output.av_offset_ms`` (the live output's latency
             compensation); False offline, where the picture and the sound are muxed in sync.
 
-    The host supplies the clock: :meth:`frame` takes the time ``t`` and reads no clock of its
-    own, so the live show (``t`` from the window loop) and an offline render (``t = i / fps``)
-    are the same code (ARCHITECTURE.md, after projectM).
+    The host supplies the clock: :meth:`frame` takes the time ``t``, which drives the scene, the
+    A/V-offset history and the offline latent glide, so the live show (``t`` from the window loop)
+    and an offline render (``t = i / fps``) are the same code (ARCHITECTURE.md, after projectM).
+    Only operator-driven timing (preset crossfades, overlay messages) runs on the wall clock.
     """
 
     def __init__(self, ctx: moderngl.Context, size: tuple[int, int], preset: Preset, get_state,
