@@ -16,7 +16,7 @@ from livevis.errors import LivevisError
 
 
 def _size(text: str) -> tuple[int, int]:
-    from livevis.offline import parse_size
+    from livevis.show.offline import parse_size
 
     try:
         return parse_size(text)
@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_run(args, input_path) -> int:
-    from livevis.app import RunOptions, run_live
+    from livevis.show.app import RunOptions, run_live
 
     opts = RunOptions(input_path=input_path, device=getattr(args, "device", None), output_device=args.output_device,
                       fullscreen=args.fullscreen, screen=args.screen, size=args.size, model=args.model,
@@ -151,9 +151,9 @@ def _render(args) -> int:
     from livevis.control.presets import default_preset, load_preset
     from livevis.analysis.emotion import EmotionModel
     from livevis.logs import FILE_ONLY
-    from livevis.offline import render_file
+    from livevis.show.offline import render_file
     from livevis.outfile import check_output
-    from livevis.scene import OfflineScene, offscreen_context
+    from livevis.show.scene import OfflineScene, offscreen_context
 
     # everything an operator can get wrong fails here, before any decoding, GL or model work
     audio = open_audio(args.input)
@@ -183,7 +183,7 @@ def _cmd_demo(args) -> int:
     """Play the demo live; without a window or a sound device, render its start to an mp4."""
     from pathlib import Path
 
-    from livevis import demo
+    from livevis.show import demo
 
     track = str(demo.demo_track())
     problem = demo.live_show_problem(args.output_device)

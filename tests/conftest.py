@@ -60,7 +60,7 @@ def trumpet() -> Path:
 
 @pytest.fixture
 def demo_track() -> Path:
-    from livevis.demo import demo_track
+    from livevis.show.demo import demo_track
 
     return demo_track()
 

@@ -79,7 +79,7 @@ def test_demo_with_an_unknown_output_device_renders_instead(tmp_path):
 
 
 def test_run_without_a_display_fails_at_once_with_the_fix(tmp_path):
-    from livevis.demo import demo_track
+    from livevis.show.demo import demo_track
 
     proc = subprocess.run([sys.executable, "-m", "livevis", "run", "--input", str(demo_track())],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path,

@@ -42,7 +42,7 @@ def reader():
 
 @pytest.fixture(scope="module")
 def gl():
-    from livevis.scene import offscreen_context
+    from livevis.show.scene import offscreen_context
 
     try:
         return offscreen_context()

@@ -66,7 +66,7 @@ def osc():
 def show_in(ctx, tmp_path):
     """A live show (control on, so OSC listens on 127.0.0.1:free) of ``tmp_path/a.toml`` (red)
     beside ``b.toml`` (blue); yields (show, client)."""
-    from livevis.show import Show
+    from livevis.show.show import Show
 
     folder = tmp_path / "show"
     folder.mkdir()

@@ -4,8 +4,8 @@ import av
 import numpy as np
 import pytest
 
-from livevis.offline import render_file
-from livevis.scene import make_compositor
+from livevis.show.offline import render_file
+from livevis.show.scene import make_compositor
 
 from conftest import require_keyframe_library
 from tests.conftest import run_cli

@@ -41,7 +41,7 @@ def _wait_reload(show, predicate, timeout=3.0):
 
 
 def test_hot_reload_and_invalid_reload_keeps_running(ctx, tmp_path):
-    from livevis.show import Show
+    from livevis.show.show import Show
 
     path = tmp_path / "live.toml"
     path.write_text(_solid("#ff0000"))
@@ -63,7 +63,7 @@ def test_hot_reload_and_invalid_reload_keeps_running(ctx, tmp_path):
 
 
 def test_crossfade_between_presets(ctx, tmp_path):
-    from livevis.show import Show
+    from livevis.show.show import Show
 
     red, green = tmp_path / "red.toml", tmp_path / "green.toml"
     red.write_text(_solid("#ff0000"))
@@ -83,7 +83,7 @@ def test_crossfade_between_presets(ctx, tmp_path):
 
 
 def test_blackout_and_freeze_shortcuts(ctx):
-    from livevis.show import Show
+    from livevis.show.show import Show
 
     show = Show(ctx, (96, 54), load_preset("ambient"), lambda: AnalysisState(valence=0.5, arousal=0.5),
                 control=False)
@@ -103,7 +103,7 @@ def test_blackout_and_freeze_shortcuts(ctx):
 
 
 def test_preset_parameters_reach_the_layers(ctx, tmp_path):
-    from livevis.show import Show
+    from livevis.show.show import Show
 
     path = tmp_path / "two.toml"
     path.write_text(_solid("#ffffff") + '[[layers]]\nkind = "solid"\ncolor = "#000000"\nopacity = 1.0\n')
@@ -121,7 +121,7 @@ def test_preset_parameters_reach_the_layers(ctx, tmp_path):
 def test_keyframes_preset_shows_the_latent_image_stream(ctx):
     """The keyframes preset: the shipped library's pictures, encoded by the TAEF2 ONNX encoder,
     slerped by the music's energy and decoded on the decode thread into the image layer."""
-    from livevis.show import Show
+    from livevis.show.show import Show
 
     require_keyframe_library()
     clock = {"t": 0.0}
@@ -157,7 +157,7 @@ def test_keyframes_preset_shows_the_latent_image_stream(ctx):
 
 def test_preset_with_a_broken_shader_keeps_the_running_one(ctx, tmp_path):
     """A reload whose shader does not compile: the error names the shader file, the show goes on."""
-    from livevis.show import Show
+    from livevis.show.show import Show
 
     path = tmp_path / "live.toml"
     path.write_text(_solid("#00ff00"))

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from conftest import shared_file
 
-from livevis.demo import tracks_dir
+from livevis.show.demo import tracks_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))

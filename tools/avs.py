@@ -206,7 +206,7 @@ def render_latent_video(audio: np.ndarray, rate: int, states, engine, out_path: 
     elapsed and w the hop's cumulative 10 ms energy envelope for the energy policies (α itself
     for linear; :meth:`LatentEngine.frames_sync`), decoded in one batch per hop.
     """
-    from livevis.offline import _AudioMuxer
+    from livevis.show.offline import _AudioMuxer
 
     w, h = engine.size
     n_frames = int(len(audio) / rate * fps)

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 _DRIVER = """
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
-from livevis.app import RunOptions, run_live
+from livevis.show.app import RunOptions, run_live
 w, h = (int(v) for v in sys.argv[3].split("x"))
 stats = run_live(RunOptions(input_path=sys.argv[2], size=(w, h)), log=lambda line: None)
 print("BENCH " + json.dumps({k: v for k, v in stats.items() if isinstance(v, (int, float))}), flush=True)
@@ -52,7 +52,7 @@ def main() -> None:
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     from livevis.audio.decode import open_audio
-    from livevis.demo import demo_track
+    from livevis.show.demo import demo_track
 
     track = args.track or demo_track()
     duration = open_audio(track).duration

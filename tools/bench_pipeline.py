@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from livevis.analysis.analyzer import Analyzer, AnalysisThread  # noqa: E402
 from livevis.audio.decode import load_audio  # noqa: E402
-from livevis.demo import demo_track  # noqa: E402
+from livevis.show.demo import demo_track  # noqa: E402
 from livevis.analysis.emotion import load_emotion_model  # noqa: E402
 from livevis.analysis.state import LatestState  # noqa: E402
 
@@ -52,7 +52,7 @@ def bench_analysis(track: Path, seconds: float) -> None:
 
 
 def bench_render(width: int = 1280, height: int = 720, frames: int = 120) -> None:
-    from livevis.scene import make_compositor, offscreen_context
+    from livevis.show.scene import make_compositor, offscreen_context
     from livevis.analysis.state import AnalysisState
 
     ctx = offscreen_context()
@@ -76,8 +76,8 @@ def bench_render(width: int = 1280, height: int = 720, frames: int = 120) -> Non
 
 
 def bench_offline(track: Path, seconds: float) -> None:
-    from livevis.offline import render_file
-    from livevis.scene import make_compositor, offscreen_context
+    from livevis.show.offline import render_file
+    from livevis.show.scene import make_compositor, offscreen_context
 
     ctx = offscreen_context()
     emotion = load_emotion_model()
@@ -109,8 +109,8 @@ def bench_latency(track: Path, seconds: float, engine: str = "process", size: tu
     import multiprocessing
 
     from livevis.control.presets import default_preset
-    from livevis.scene import offscreen_context
-    from livevis.show import Show
+    from livevis.show.scene import offscreen_context
+    from livevis.show.show import Show
 
     if shutil.which("paplay") is None:
         print("latency: skipped (paplay not found)")

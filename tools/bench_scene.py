@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from livevis.control.presets import default_preset, load_preset
-    from livevis.scene import OfflineScene, offscreen_context
+    from livevis.show.scene import OfflineScene, offscreen_context
     from livevis.analysis.state import AnalysisState
 
     w, h = (int(v) for v in args.size.lower().split("x"))

@@ -11,7 +11,7 @@ Measures (each prints a table; ``--all`` runs every one):
                   style at 1280x720, alone on a plain dark background and on the preset's own
                   layers: top-1 reading and its probability (goal: all as intended).
 ``--clips``       end to end on the 6 annotated emoMusic clips (``../shared/data/emomusic``),
-                  rendered by ``livevis render``'s code path (:func:`livevis.offline.render_file`)
+                  rendered by ``livevis render``'s code path (:func:`livevis.show.offline.render_file`)
                   with a preset: Pearson r of the read face's valence/arousal with the raters'
                   mean at each 2 Hz label time, and the model's own r for comparison.
 ``--range``       per-track range (5th–95th percentile) of the main AUs, and summed over all 17,
@@ -81,7 +81,7 @@ def expression_state(name: str, t: float = 0.0) -> AnalysisState:
 
 def render_expressions(ctx, preset, names=BASIC, size=SIZE) -> dict[str, np.ndarray]:
     """RGB frames (H, W, 3) uint8 of each expression rendered with ``preset``'s scene at t = 0."""
-    from livevis.scene import OfflineScene
+    from livevis.show.scene import OfflineScene
 
     scene = OfflineScene(ctx, size[0], size[1], preset, say=lambda *_: None)
     frames = {}
@@ -147,8 +147,8 @@ def clip_ids() -> list[int]:
 
 def read_clip(ctx, reader: FaceReader, preset, song_id: int, fps: int = 10, size=SIZE) -> dict:
     """Render one clip with ``livevis render``'s code path; read the face at each label time."""
-    from livevis.offline import render_file
-    from livevis.scene import OfflineScene
+    from livevis.show.offline import render_file
+    from livevis.show.scene import OfflineScene
 
     times, val, aro = _labels(song_id)
     want = {int(round(t * fps)): k for k, t in enumerate(times)}
@@ -227,7 +227,7 @@ def rest_reading(ctx, reader, preset_name: str, seconds: float = 6.0):
     """What the face reads after ``seconds`` of silence through the analysis stage and the scene."""
     analyzer = Analyzer(SAMPLE_RATE, EmotionModel())
     states = analyzer.feed(np.zeros(int(seconds * SAMPLE_RATE), np.float32))
-    from livevis.scene import OfflineScene
+    from livevis.show.scene import OfflineScene
 
     scene = OfflineScene(ctx, SIZE[0], SIZE[1], load(preset_name), say=lambda *_: None)
     try:
@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--save", type=Path, help="folder to save the expression sheets to")
     args = ap.parse_args(argv)
     from livevis.control.presets import preset_names
-    from livevis.scene import offscreen_context
+    from livevis.show.scene import offscreen_context
 
     presets = args.preset or ["default"] + preset_names()
     ctx = offscreen_context()

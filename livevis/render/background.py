@@ -22,6 +22,10 @@ HIT_FADE_S = 0.06
 FLOW_MAX_STEP_S = 0.5
 
 
+#: Palette colours a background shader receives (``u_palette[MAX_PALETTE]`` in background.frag).
+MAX_PALETTE = 8
+
+
 class BackgroundLayer(ShaderLayer):
     """Flowing domain-warped noise driven by the music (``shaders/background.frag``).
 
@@ -34,7 +38,14 @@ class BackgroundLayer(ShaderLayer):
         ctx: the GL context. opacity, blend: see :class:`Layer`.
 
     Args (beyond :class:`ShaderLayer`'s): fragment: another fragment shader (a file name in
-    ``shaders/`` or an absolute path) fed the same uniforms; params: extra uniforms.
+    ``shaders/`` or an absolute path) fed the same uniforms; params: extra uniforms
+    (``background.frag`` reads ``contrast`` and ``glow``, multipliers, 1 = as designed; ``halo``
+    in [-1, 1], a soft ellipse behind the face lightened towards the palette's brightest colour
+    or darkened, so the face's silhouette reads; ``frame`` in [0, 1], transparent in a centre
+    ellipse of that size, a frame around the layers below);
+    palette: the preset's colours, up to :data:`MAX_PALETTE` (r, g, b) in [0, 1], uploaded as
+    ``u_palette`` (vec3 array) and ``u_palette_n`` (int) for shaders that declare them
+    (``background.frag`` walks them as a gradient; empty: its own valence palette).
 
     Raises:
         ShaderError: the shader file is missing or does not compile.
@@ -43,10 +54,17 @@ class BackgroundLayer(ShaderLayer):
     fragment = "background.frag"
 
     def __init__(self, ctx: moderngl.Context, opacity: float = 1.0, blend: str = "normal",
-                 fragment: str | None = None, params: dict | None = None) -> None:
+                 fragment: str | None = None, params: dict | None = None, palette=()) -> None:
         super().__init__(ctx, opacity, blend, fragment)
         #: extra uniforms by name (``{"contrast": 1.4}`` sets ``u_contrast``), numbers or 2–4 numbers
         self.params: dict = dict(params or {})
+        #: the palette uploaded, float32 (n, 3), n <= MAX_PALETTE
+        self.palette = np.asarray(list(palette)[:MAX_PALETTE], dtype=np.float32).reshape(-1, 3)
+        if "u_palette" in self.program:
+            padded = np.zeros((MAX_PALETTE, 3), np.float32)
+            padded[: len(self.palette)] = self.palette
+            self.program["u_palette"].write(padded.tobytes())
+        self.uniform("u_palette_n", len(self.palette))
         self.flow = 0.0  #: the onset-paced flow clock, seconds
         self._last_t: float | None = None
         self._hop_time: float | None = None  # state.time of the newest hop seen

@@ -2,7 +2,9 @@
 
 The clock is simulated: video frame ``i`` shows the newest analysis state whose hop ended at
 or before ``i / fps`` seconds, computed by the same :class:`~livevis.analysis.analyzer.Analyzer` as a
-live show. The result is deterministic for a given file, size and fps.
+live show, configured from the preset and shown by the same
+:class:`~livevis.show.show.Show` (:class:`~livevis.show.scene.OfflineScene`). The result is
+deterministic for a given file, size and fps.
 """
 
 from __future__ import annotations
@@ -53,7 +55,9 @@ def render_file(audio_path: str | Path | AudioFile, out_path: str | Path, emotio
             :func:`livevis.outfile.check_output`.
         emotion: emotion predictor for the :class:`Analyzer`.
         make_compositor: callable ``(width, height) -> compositor`` with ``render(state, t)``,
-            ``read_rgb() -> (H, W, 3) uint8`` and ``release()``.
+            ``read_rgb() -> (H, W, 3) uint8`` and ``release()``; if it also has
+            ``configure_analyzer(analyzer)`` (an :class:`~livevis.show.scene.OfflineScene`: the
+            preset's smoothing and input conditioning), that is called on the analyser first.
         size: (width, height) in pixels, even numbers.
         fps: frames per second (1–240).
         duration: render only the first ``duration`` seconds, > 0 (None: the whole file).
@@ -99,6 +103,9 @@ def _encode(container, source: _Source, rate: int, emotion, make_compositor, siz
     analyzer = Analyzer(rate, emotion)
     compositor = make_compositor(width, height)
     try:
+        configure = getattr(compositor, "configure_analyzer", None)
+        if configure is not None:  # the preset's analyser settings, as in the live show
+            configure(analyzer)
         vstream = container.add_stream("libx264", rate=fps)
         vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"
         vstream.options = {"crf": "20", "preset": "veryfast"}

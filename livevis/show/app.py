@@ -115,7 +115,7 @@ def run_live(opts: RunOptions, log=print) -> dict:
     from livevis.overlay import OverlayView
     from livevis.control.presets import default_preset, load_preset
     from livevis.render import ScreenBlitter
-    from livevis.show import Show
+    from livevis.show.show import Show
 
     problem = display_problem()  # before any device opens or audio plays
     if problem is not None:

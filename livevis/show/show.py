@@ -12,7 +12,6 @@ from __future__ import annotations
 import collections
 import logging
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import moderngl
@@ -23,7 +22,8 @@ from livevis.control.presets import (Crossfade, Preset, PresetError, PresetWatch
                                      preset_names)
 from livevis.errors import LivevisError
 from livevis.render.shaders import load_program
-from livevis.scene import latent_layers, make_compositor
+from livevis.show.scene import (apply_layer_params, configure_analyzer, latent_layers, make_compositor, scene_time,
+                                shown_state)
 from livevis.analysis.state import AnalysisState
 
 log = logging.getLogger("livevis.show")
@@ -40,20 +40,34 @@ class Show:
         size: (width, height) of the picture in pixels.
         preset: the preset to start with.
         get_state: callable returning the newest :class:`AnalysisState` (never blocks).
-        analyzer: the live :class:`~livevis.analysis.analyzer.Analyzer`, or the
+        analyzer: the :class:`~livevis.analysis.analyzer.Analyzer` feeding ``get_state``, or the
             :class:`~livevis.audio.engine.AudioEngine` running one (anything with ``apply_settings``),
-            whose smoothing and noise gate follow the preset (None offline/tests).
+            whose smoothing and input conditioning follow the preset
+            (:func:`~livevis.show.scene.configure_analyzer`; None: set later with
+            :meth:`configure_analyzer`, or tests).
         control: open the preset's MIDI/OSC ports (a :class:`~livevis.control.ControlHub`).
         say: callable receiving one-line messages for the operator (log and overlay).
         osc_host: the address OSC input listens on, overriding every preset's (None: the preset's).
+        synchronous: offline rendering (:class:`~livevis.show.scene.OfflineScene`): the latent image
+            stream decodes each hop in the calling thread and glides by the frame clock, so the
+            video is deterministic; the preset file is not watched for changes.
+        av_offset: delay the picture by ``output.av_offset_ms`` (the live output's latency
+            compensation); False offline, where the picture and the sound are muxed in sync.
+
+    The host supplies the clock: :meth:`frame` takes the time ``t``, which drives the scene, the
+    A/V-offset history and the offline latent glide, so the live show (``t`` from the window loop)
+    and an offline render (``t = i / fps``) are the same code (ARCHITECTURE.md, after projectM).
+    Only operator-driven timing (preset crossfades, overlay messages) runs on the wall clock.
     """
 
     def __init__(self, ctx: moderngl.Context, size: tuple[int, int], preset: Preset, get_state,
-                 analyzer=None, control: bool = True, say=print, osc_host: str | None = None) -> None:
+                 analyzer=None, control: bool = True, say=print, osc_host: str | None = None,
+                 synchronous: bool = False, av_offset: bool = True) -> None:
         from livevis.control import ControlHub
         from livevis.overlay import ShowUI
 
         self.ctx, self.size, self.get_state, self.analyzer, self.say = ctx, tuple(size), get_state, analyzer, say
+        self.synchronous, self.av_offset = synchronous, av_offset
         self.preset = preset
         self.hub = ControlHub(preset, get_state, log=say, osc_host=osc_host)
         if control:
@@ -62,7 +76,7 @@ class Show:
         self.ui = ShowUI()
         self.error: str | None = None
         self.switches = 0  # scenes built by preset switches and reloads
-        self.watcher = PresetWatcher(preset.source) if preset.source is not None else None
+        self.watcher = PresetWatcher(preset.source) if preset.source is not None and not synchronous else None
         self.compositor = make_compositor(ctx, *self.size, preset)
         self.drivers = self._drivers(preset, self.compositor)
         self._old = None  # compositor being faded out
@@ -84,7 +98,7 @@ class Show:
         """Latent image stream drivers for the preset's ``latent``/``image`` layers."""
         from livevis.render.latent.layer import LatentLayerDriver
 
-        return [LatentLayerDriver(preset, layer, say=self.say)
+        return [LatentLayerDriver(preset, layer, say=self.say, synchronous=self.synchronous)
                 for layer in latent_layers(preset, compositor)]
 
     def _release_old(self) -> None:
@@ -115,7 +129,7 @@ class Show:
                               else preset.crossfade_s)
         self.preset = preset
         self.error = None
-        if preset.source is not None:
+        if preset.source is not None and not self.synchronous:
             if self.watcher is None:
                 self.watcher = PresetWatcher(preset.source)
             else:
@@ -145,13 +159,15 @@ class Show:
         log.error("%s", err)
         self.say(f"preset error: {err}")
 
-    def _apply_analysis_settings(self, preset: Preset) -> None:
-        if self.analyzer is None:
-            return
-        from livevis.audio.conditioning import settings_from_preset
+    def configure_analyzer(self, analyzer) -> None:
+        """Make ``analyzer`` the one feeding this show: its smoothing and input conditioning
+        follow the current preset now and on every preset switch."""
+        self.analyzer = analyzer
+        self._apply_analysis_settings(self.preset)
 
-        self.analyzer.apply_settings(preset.emotion.attack_s, preset.emotion.release_s,
-                                     settings_from_preset(preset.audio))
+    def _apply_analysis_settings(self, preset: Preset) -> None:
+        if self.analyzer is not None:
+            configure_analyzer(self.analyzer, preset)
 
     # ------------------------------------------------------------------ per frame
 
@@ -237,63 +253,31 @@ class Show:
             self.navigate(apply_action(action, self.ui, self.registry, self.hub.learn, self.hub.tapper))
 
     def _state(self, now: float, p: dict[str, float]) -> AnalysisState:
-        """The state to show: delayed by the A/V offset, scaled by the sensitivities."""
+        """The state to show at host time ``now``: delayed by the A/V offset (live only),
+        scaled by the sensitivities (:func:`~livevis.show.scene.shown_state`)."""
         self._history.append((now, self.get_state()))
         offset = float(np.clip(p.get("output.av_offset_ms", 0.0) / 1000.0, 0.0, MAX_AV_OFFSET_S))
         state = self._history[-1][1]
-        if offset > 0:
+        if offset > 0 and self.av_offset:
             for stamp, past in reversed(self._history):
                 state = past
                 if stamp <= now - offset:
                     break
-        sens = p.get("emotion.sensitivity", 1.0)
-        expressive = p.get("face.expressiveness", 1.0)
-        audio_sens = p.get("audio.sensitivity", 1.0)
-        bpm = p.get("tempo.bpm", 0.0)
-        return replace(
-            state,
-            valence=float(np.clip(state.valence * sens, -1, 1)),
-            arousal=float(np.clip(state.arousal * sens, -1, 1)),
-            aus=np.clip(state.aus * expressive, 0, 1).astype(np.float32),
-            onset=float(np.clip(state.onset * audio_sens, 0, 1)),
-            energy=state.energy * audio_sens,
-            tempo=bpm if bpm > 0 else state.tempo,
-        )
-
-    def _apply_layer_params(self, compositor, p: dict[str, float]) -> None:
-        from livevis.face3d.mesh_layer import FaceMeshLayer
-        from livevis.render import BackgroundLayer, FaceLayer
-        from livevis.scene import MESH_FACE_SCALE, MESH_OUTLINE, outline_scale
-
-        for i, layer in enumerate(compositor.layers, start=1):
-            opacity = p.get(f"layer.{i}.opacity")
-            if opacity is not None:
-                layer.opacity = opacity * p.get(f"layer.{i}.enabled", 1.0)
-            if isinstance(layer, FaceLayer):
-                layer.scale = p.get("face.scale", layer.scale)
-                if self.preset.face.outline:
-                    layer.outline_scale = outline_scale(p.get("face.outline_width", 2.0))
-            elif isinstance(layer, BackgroundLayer):
-                for name in layer.params:
-                    if not isinstance(layer.params[name], (list, tuple)) and f"background.{name}" in p:
-                        layer.params[name] = p[f"background.{name}"]
-            elif isinstance(layer, FaceMeshLayer):
-                layer.scale = MESH_FACE_SCALE * p.get("face.scale", 1.0)
-                layer.expressiveness = p.get("face.expressiveness", layer.expressiveness)
-                if self.preset.face.outline:
-                    layer.outline = MESH_OUTLINE * outline_scale(p.get("face.outline_width", 2.0))
+        return shown_state(state, p)
 
     def frame(self, t: float) -> moderngl.Texture:
-        """Render one frame at clock time ``t`` (seconds); returns the picture (RGBA8, ``size``)."""
+        """Render one frame at host clock time ``t`` (seconds, non-decreasing); returns the
+        picture (RGBA8, ``size``)."""
         self._poll()
         p = self.registry.snapshot()
         if p.get("master.freeze", 0.0) >= 0.5 and self._have_frame:
             return self._out_tex
-        state = self._state(time.monotonic(), p)
-        t_scene = t * p.get("master.speed", 1.0) * p.get("background.speed", 1.0)
-        self._apply_layer_params(self.compositor, p)
+        state = self._state(t, p)
+        t_scene = scene_time(t, p)
+        t_latent = t if self.synchronous else None
+        apply_layer_params(self.compositor, self.preset, p)
         for driver in self.drivers:
-            driver.update(state)
+            driver.update(state, t_latent)
         self.compositor.render(state, t_scene)
         mix_t = 1.0
         if self.fade is not None:
@@ -301,7 +285,7 @@ class Show:
                 self._release_old()
             else:
                 for driver in self._old_drivers:
-                    driver.update(state)
+                    driver.update(state, t_latent)
                 self._old.render(state, t_scene)
                 mix_t = self.fade.alpha()
         gain = 0.0 if p.get("master.blackout", 0.0) >= 0.5 else p.get("master.brightness", 1.0)
