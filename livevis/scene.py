@@ -129,7 +129,8 @@ class OfflineScene:
     """A compositor plus synchronous latent drivers, for deterministic offline rendering.
 
     Has the compositor interface :func:`livevis.offline.render_file` needs: ``render(state,
-    t)``, ``read_rgb()``, ``release()``.
+    t)``, ``read_rgb()``, ``release()``, and ``ctx`` + ``read_into(buffer)`` for the
+    double-buffered read-back.
     """
 
     def __init__(self, ctx: moderngl.Context, width: int, height: int, preset=None, say=print) -> None:
@@ -146,8 +147,16 @@ class OfflineScene:
             driver.update(state, t)
         self.compositor.render(state, t)
 
+    @property
+    def ctx(self) -> moderngl.Context:
+        return self.compositor.ctx
+
     def read_rgb(self):
         return self.compositor.read_rgb()
+
+    def read_into(self, buffer) -> None:
+        """See :meth:`Compositor.read_into`."""
+        self.compositor.read_into(buffer)
 
     def release(self) -> None:
         for driver in self.drivers:

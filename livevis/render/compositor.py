@@ -154,6 +154,12 @@ class Compositor:
         data = self.fbo.read(components=3, alignment=1)
         return np.frombuffer(data, dtype=np.uint8).reshape(self.height, self.width, 3)[::-1].copy()
 
+    def read_into(self, buffer: moderngl.Buffer) -> None:
+        """Queue a copy of the last rendered frame into ``buffer`` (a pixel-pack buffer of at
+        least width × height × 3 bytes): RGB uint8, rows bottom first, no padding. On a GPU
+        the copy runs while the CPU goes on; ``buffer.read()`` waits for it."""
+        self.fbo.read_into(buffer, components=3, alignment=1)
+
     def blit_to(self, fbo: moderngl.Framebuffer) -> None:
         """Copy the picture into ``fbo`` (same size), e.g. ``ctx.screen`` for a same-size window.
 
