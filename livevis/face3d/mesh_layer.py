@@ -307,7 +307,9 @@ class FaceMeshLayer(Layer):
                                                 index_buffer=ibo, index_element_size=4)
         head = head_geometry()
         self._head_vbo = ctx.buffer(np.ascontiguousarray(head.vertices).tobytes())
-        self._head_pos = np.ascontiguousarray(head.vertices[:, :3], np.float64)
+        lo, hi = head.vertices[:, :3].min(axis=0), head.vertices[:, :3].max(axis=0)
+        #: the 8 corners of the head's bounding box: their projection bounds the head's (convex box)
+        self._head_box = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
         self._blender = LayerBlender(ctx)
         self._resolved: tuple[moderngl.Texture, moderngl.Framebuffer] | None = None  # MSAA resolve target
         self._head_vaos: dict[int, moderngl.VertexArray] = {}
@@ -350,7 +352,7 @@ class FaceMeshLayer(Layer):
             verts: float (n, 3) the face mesh this frame. outline_px: outline width in pixels.
         """
         w, h = size
-        pts = np.vstack([verts, self._head_pos])
+        pts = np.vstack([verts, self._head_box])
         clip = np.hstack([pts, np.ones((len(pts), 1))]) @ np.asarray(mvp, np.float64).T
         if (clip[:, 3] <= 1e-6).any():  # behind the camera: no bound
             return 0, 0, w, h
