@@ -241,7 +241,8 @@ def test_layer_alpha_zero_outside_and_state_restored(ctx, model):
 def test_face_rectangle_and_msaa_paths_match_the_straight_one(ctx, model):
     """Without MSAA at opacity 1 the face draws straight into the picture; at another opacity
     (or with MSAA) only its screen rectangle is drawn into a small framebuffer and blended: the
-    same picture, and nothing of the face outside the rectangle."""
+    same picture, and nothing of the face outside the rectangle. (The straight face occludes:
+    it is drawn first and the background only around it.)"""
     from livevis.face3d.mesh_layer import FaceMeshLayer
 
     state = AnalysisState(aus=aus(AU12=0.8, AU06=0.5), valence=0.5)

@@ -342,6 +342,15 @@ class FaceMeshLayer(Layer):
     def direct(self) -> bool:
         return True
 
+    @property
+    def uses_depth(self) -> bool:
+        return True
+
+    @property
+    def occludes(self) -> bool:
+        # the straight path: opaque fragments (alpha 1) with depth, nothing outside the face
+        return not self.samples and self.blend == "normal" and self.opacity >= 1.0
+
     def region(self, size: tuple[int, int], mvp: np.ndarray, offset: tuple[float, float],
                verts: np.ndarray, outline_px: float) -> tuple[int, int, int, int]:
         """The pixels the face, head and outline can cover: (x, y, width, height), y up, inside

@@ -70,7 +70,10 @@ class Compositor:
     The picture starts opaque black. Layers that are not :attr:`~Layer.visible` are skipped.
     A :attr:`~Layer.direct` layer draws straight into :attr:`fbo` with GL blending for its
     mode (:data:`BLEND_FUNCS`); any other layer draws into a transparent scratch target that
-    is then blended onto the picture in one pass. The formulas are those of :class:`Layer`;
+    is then blended onto the picture in one pass. If the topmost layer that
+    :attr:`~Layer.occludes` (the opaque 3D face) has only layers that do not use depth under
+    it, it is drawn first and those layers only where it did not draw (depth test '==' on
+    the far plane), so that their shaders do not run under it; the picture is the same. The formulas are those of :class:`Layer`;
     each layer's result is rounded to 8 bits once (the picture is RGBA8). :attr:`fbo` has a
     depth attachment, cleared to 1 at the start of each frame, for 3D layers.
 
@@ -122,15 +125,15 @@ class Compositor:
         self.fbo.viewport = (0, 0, *size)
         self.fbo.clear(0.0, 0.0, 0.0, 1.0, depth=1.0)
         try:
-            for layer in self.layers:
-                if not layer.visible:
-                    continue
+            for layer, masked in self._order():
                 if layer.direct:
                     self.fbo.use()
                     self.fbo.viewport = (0, 0, *size)
                     ctx.enable(moderngl.BLEND)
                     ctx.blend_func = BLEND_FUNCS[layer.blend]
+                    self._mask(masked)
                     layer.draw(state, t, size)
+                    self._mask(False)
                     continue
                 if self._scratch is None:
                     self._scratch = _target(ctx, size)
@@ -142,12 +145,33 @@ class Compositor:
                 layer.draw(state, t, size)
                 ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
                 self.fbo.use()
+                self._mask(masked)
                 self._blender.blend(scratch_tex, layer.blend, layer.opacity)
+                self._mask(False)
         finally:
             ctx.disable(moderngl.BLEND | moderngl.DEPTH_TEST | moderngl.CULL_FACE)
+            ctx.depth_func = "<"
             ctx.blend_func = moderngl.DEFAULT_BLENDING
             self.fbo.use()
             self.fbo.viewport = (0, 0, *size)
+
+    def _order(self) -> list[tuple[Layer, bool]]:
+        """The visible layers in drawing order, each with whether it is drawn only where the
+        depth is still 1 (under an occluding layer drawn first)."""
+        layers = [layer for layer in self.layers if layer.visible]
+        top = max((i for i, layer in enumerate(layers) if layer.direct and layer.occludes), default=0)
+        if top == 0 or any(layer.uses_depth for layer in layers[:top]):
+            return [(layer, False) for layer in layers]
+        return ([(layers[top], False)] + [(layer, True) for layer in layers[:top]]
+                + [(layer, False) for layer in layers[top + 1:]])
+
+    def _mask(self, on: bool) -> None:
+        if on:
+            self.ctx.enable(moderngl.DEPTH_TEST)
+            self.ctx.depth_func = "=="
+        else:
+            self.ctx.disable(moderngl.DEPTH_TEST)
+            self.ctx.depth_func = "<"
 
     def read_rgb(self) -> np.ndarray:
         """The last rendered frame as a uint8 array of shape (height, width, 3), row 0 = top."""

@@ -83,6 +83,20 @@ class Layer:
         compositor then skips it."""
         return self._opacity > 0.0
 
+    @property
+    def uses_depth(self) -> bool:
+        """True if :meth:`draw` changes the depth test or the depth buffer (3D layers)."""
+        return False
+
+    @property
+    def occludes(self) -> bool:
+        """True if this frame's direct :meth:`draw` writes opaque colour, in normal blend at
+        opacity 1, and a depth below 1 exactly where it draws, and touches no other pixel. The
+        compositor may then draw it before the layers under it and draw those only where the
+        depth is still 1: a software rasteriser skips shading the pixels it hides (early depth
+        test). The picture is the same."""
+        return False
+
     def draw(self, state: AnalysisState, t: float, size: tuple[int, int]) -> None:
         """Draw into the currently bound framebuffer (see :attr:`direct`; viewport set).
 
