@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--preset", default="default")
     ap.add_argument("--baseline", type=Path, help="another livevis tree (e.g. a git worktree of main)")
+    ap.add_argument("--track", type=Path, help="the track fed to projectM (default: bench_projectm.py's)")
     args = ap.parse_args(argv)
     py = sys.executable
     columns = {"livevis": (ROOT, "bench_scene.py")}
@@ -54,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         for r in range(args.rounds):
             line = []
             for name, (tree, tool) in columns.items():
-                extra = ["--preset", args.preset] if tool == "bench_scene.py" else []
+                extra = ["--preset", args.preset] if tool == "bench_scene.py" else \
+                    (["--track", str(args.track)] if args.track else [])
                 ms = run([py, str(ROOT / "tools" / tool) if name != "baseline" else str(tree / "tools" / tool),
                           "--size", size, "--frames", str(args.frames), *extra], tree)
                 if ms is not None:
