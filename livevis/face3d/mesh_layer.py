@@ -478,8 +478,7 @@ class FaceMeshLayer(Layer):
         x, y, w, h = self.region(size, proj @ view @ model, self._offset(), verts, outline_px)
         if w == 0 or h == 0:
             return
-        straight = (not self.samples and self.blend == "normal" and self.opacity >= 1.0
-                    and target is not None and target.depth_attachment is not None)
+        straight = self.occludes and target is not None and target.depth_attachment is not None
         if straight:  # opaque fragments replacing the picture's: the same as blending them
             fbo = target
             fbo.viewport = (0, 0, *size)
