@@ -252,6 +252,34 @@ def test_layer_alpha_zero_outside_and_state_restored(ctx, model):
         FaceMeshLayer(ctx, model, scale=5.0)
 
 
+def test_face_rectangle_and_msaa_paths_match_the_straight_one(ctx, model):
+    """Without MSAA at opacity 1 the face draws straight into the picture; at another opacity
+    (or with MSAA) only its screen rectangle is drawn into a small framebuffer and blended: the
+    same picture, and nothing of the face outside the rectangle. (The straight face occludes:
+    it is drawn first and the background only around it.)"""
+    from livevis.face3d.mesh_layer import FaceMeshLayer
+
+    state = AnalysisState(aus=aus(AU12=0.8, AU06=0.5), valence=0.5)
+    pics = {}
+    for name, kw in (("straight", {}), ("rect", dict(opacity=254 / 255)), ("msaa", dict(samples=4))):
+        for center in ((0.5, 0.5), (0.3, 0.7)):
+            layer = FaceMeshLayer(ctx, model, scale=0.5, center=center, **kw)
+            pics[name, center] = render_layer(ctx, layer, state, (320, 180), t=1.7,
+                                              background=(0.0, 0.0, 0.0)).astype(int)
+            layer.release()
+    for center in ((0.5, 0.5), (0.3, 0.7)):
+        straight = pics["straight", center]
+        face = straight.max(axis=2) > 0
+        assert 0.1 < face.mean() < 0.9
+        rect = pics["rect", center]
+        close = np.abs(rect - straight).max(axis=2) <= 2
+        assert close.mean() > 0.999, (center, (~close).sum())  # a few lash-line pixels may round otherwise
+        msaa = pics["msaa", center]
+        assert ((msaa.max(axis=2) > 0) == face).mean() > 0.98  # same silhouette, smoothed edges
+        inside = np.abs(msaa - straight).max(axis=2) <= 8
+        assert inside.mean() > 0.95
+
+
 def test_alive_in_silence(ctx, model):
     from livevis.face3d.mesh_layer import FaceMeshLayer
 

@@ -8,7 +8,7 @@ import pytest
 moderngl = pytest.importorskip("moderngl")
 
 from livevis.render import (  # noqa: E402
-    BackgroundLayer, Compositor, FaceLayer, ImageLayer, ScreenBlitter, ShaderError, SolidLayer,
+    BackgroundLayer, Compositor, FaceLayer, ImageLayer, ScreenBlitter, ShaderError, ShaderLayer, SolidLayer,
     load_program,
 )
 from livevis.analysis.state import AU_INDEX, AnalysisState  # noqa: E402
@@ -53,6 +53,76 @@ def test_blend_modes_exact(ctx, mode, formula):
     expected = np.round(np.clip(formula(DST, SRC, SRC_ALPHA * OPACITY), 0, 1) * 255)
     assert np.abs(img - expected).max() <= TOL, (mode, img[0, 0], expected)
     assert (img == img[0, 0]).all()  # uniform
+
+
+TWO_OUTPUTS = """#version 330 core
+uniform vec4 u_color;
+layout(location = 0) out vec4 f_color;
+layout(location = 1) out vec4 f_unused;
+void main() { f_color = u_color; f_unused = vec4(0.0); }
+"""
+
+
+class ScratchSolid(ShaderLayer):
+    """A solid colour from a shader with two outputs: it cannot be wrapped to premultiply, so
+    the compositor draws it through its scratch framebuffer and the blend pass."""
+
+    def __init__(self, ctx, path, color, **kw):
+        super().__init__(ctx, fragment=str(path), **kw)
+        self.color = color
+
+    def set_uniforms(self, state, t, size):
+        self.uniform("u_color", tuple(self.color))
+
+
+@pytest.mark.parametrize("mode, formula", [
+    ("normal", lambda d, s, a: d * (1 - a) + s * a),
+    ("add", lambda d, s, a: d + s * a),
+    ("screen", lambda d, s, a: 1 - (1 - d) * (1 - s * a)),
+    ("multiply", lambda d, s, a: d * (1 - a) + d * s * a),
+])
+def test_scratch_layers_blend_like_direct_ones(ctx, tmp_path, mode, formula):
+    path = tmp_path / "two_outputs.frag"
+    path.write_text(TWO_OUTPUTS)
+    scratch = ScratchSolid(ctx, path, (*SRC, SRC_ALPHA), opacity=OPACITY, blend=mode)
+    direct = SolidLayer(ctx, (*SRC, SRC_ALPHA), opacity=OPACITY, blend=mode)
+    assert direct.direct and not scratch.direct
+    expected = np.round(np.clip(formula(DST, SRC, SRC_ALPHA * OPACITY), 0, 1) * 255)
+    for layer in (scratch, direct):
+        img = render(ctx, [SolidLayer(ctx, DST), layer])
+        assert np.abs(img - expected).max() <= TOL, (mode, layer.direct, img[0, 0], expected)
+        assert (img == img[0, 0]).all()
+
+
+def test_premultiplied_source_wraps_one_output_only():
+    from livevis.render.shaders import OPACITY_UNIFORM, premultiplied_source
+
+    assert premultiplied_source(TWO_OUTPUTS) is None
+    assert premultiplied_source("out vec4 c;\nvoid main() { c = vec4(1.0); }\n") is None  # no #version
+    wrapped = premultiplied_source("#version 330 core\nout vec4 c;\nvoid main() { c = vec4(1.0); }\n")
+    assert wrapped.startswith("#version 330 core\n#define main livevis_layer_main\n#line 2\n")
+    assert f"c = vec4(livevis_c.rgb * livevis_c.a, livevis_c.a) * {OPACITY_UNIFORM};" in wrapped
+
+
+class CountingSolid(SolidLayer):
+    """A solid layer that counts its draws."""
+
+    draws = 0
+
+    def draw(self, state, t, size):
+        self.draws += 1
+        super().draw(state, t, size)
+
+
+def test_invisible_layers_are_not_drawn(ctx):
+    off = CountingSolid(ctx, (1, 0, 0), opacity=0.0)
+    clear = CountingSolid(ctx, (1, 0, 0, 0.0))
+    on = CountingSolid(ctx, (0, 0, 1), opacity=0.5, blend="add")
+    image = ImageLayer(ctx)  # no image yet
+    assert not off.visible and not clear.visible and on.visible and not image.visible
+    img = render(ctx, [SolidLayer(ctx, (0, 0.5, 0)), off, clear, image, on])
+    assert (off.draws, clear.draws, on.draws) == (0, 0, 1)
+    assert np.abs(img[0, 0] - [0, 128, 128]).max() <= TOL
 
 
 def test_add_clamps_and_layer_order(ctx):

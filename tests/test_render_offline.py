@@ -99,3 +99,51 @@ def test_render_keyframes_preset_with_latent_stream_and_no_torch(tmp_path, demo_
     # the picture is the slerped keyframe stream: colourful, not the black of an empty layer
     assert frames[60].mean() > 40
     assert np.abs(frames[110].astype(int) - frames[20].astype(int)).mean() > 2.0
+
+
+def test_render_pipeline_frames_match_the_compositor_and_an_interruption_leaves_nothing(ctx, tmp_path, trumpet):
+    """The pipelined render (analysis and encoding threads, double-buffered read-back) hands the
+    encoder exactly the frame the compositor drew for each state; an interruption in the render
+    thread stops the other stages, raises, and leaves no file and no thread behind."""
+    import threading
+
+    from livevis.render import Compositor
+
+    drawn = {}
+
+    class Checked(Compositor):
+        def render(self, state, t):
+            super().render(state, t)
+            if int(round(t * 30)) % 7 == 0:
+                drawn[int(round(t * 30))] = self.read_rgb()
+
+    frames = []
+    out = tmp_path / "a.mp4"
+    n = render_file(trumpet, out, _emotion(), lambda w, h: Checked(ctx, w, h, make_compositor(ctx, w, h).layers),
+                    size=(160, 90), duration=2.0, progress=False, on_frame=lambda i, rgb: frames.append(rgb))
+    assert n == 60 and len(frames) == 60 and len(drawn) == 9
+    for i, rgb in drawn.items():
+        assert np.array_equal(frames[i], rgb), i
+    decoded, _ = _read_video(out)
+    assert len(decoded) == 60
+    for i in (10, 35, 45):  # each encoded frame is the one rendered for its index (H.264 yuv420p at 160x90)
+        errors = [np.abs(decoded[i].astype(int) - frames[j]).mean() for j in range(i - 10, i + 11, 5)]
+        assert errors.index(min(errors)) == 2 and errors[2] < 8.0, (i, errors)
+
+    def interrupt(i, rgb):
+        if i == 20:
+            raise KeyboardInterrupt
+
+    before = set(threading.enumerate())
+    with pytest.raises(KeyboardInterrupt):
+        render_file(trumpet, tmp_path / "b.mp4", _emotion(), lambda w, h: make_compositor(ctx, w, h),
+                    size=(160, 90), duration=2.0, progress=False, on_frame=interrupt)
+    assert not (tmp_path / "b.mp4").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["a.mp4"]
+    assert not [t for t in set(threading.enumerate()) - before if t.name.startswith("livevis-render")]
+
+
+def _emotion():
+    from livevis.analysis.emotion import load_emotion_model
+
+    return load_emotion_model()

@@ -17,6 +17,7 @@ from livevis.face3d.aumesh import (
     IRIS_CENTRES, IRIS_RIMS, LOWER_LIP, MATERIALS, UPPER_LIP, AUMeshModel, vertex_normals,
 )
 from livevis.face3d.head import head_geometry
+from livevis.render.compositor import LayerBlender
 from livevis.render.layers import Layer
 from livevis.render.shaders import is_software_renderer, load_program, set_uniform
 from livevis.analysis.state import AU_INDEX, AU_NAMES, AnalysisState
@@ -264,9 +265,14 @@ class FaceMeshLayer(Layer):
     lash line and catchlight, mouth interior with teeth, the AU wrinkles people read (forehead
     lines, glabellar furrow, nasolabial folds, crow's feet, nose wrinkles), the head around the
     mask (hair, ears, neck, shoulders: :mod:`livevis.face3d.head`), and an ink outline
-    (inverted hull). Depth
-    testing is enabled only inside :meth:`draw`, in the layer's own framebuffer, which is
-    then copied (MSAA-resolved) into the compositor's target; alpha is 0 outside the face.
+    (inverted hull). Depth testing is enabled only inside :meth:`draw`.
+
+    The layer is :attr:`~livevis.render.layers.Layer.direct`. Without MSAA, in normal blend
+    at opacity 1 (the default on a software rasteriser), it draws straight into the picture,
+    using the picture's depth attachment inside the face's screen rectangle (:meth:`region`).
+    Otherwise it draws that rectangle only into its own framebuffer, the size of the rectangle
+    (MSAA-resolved there), and blends it onto the picture in one pass over the rectangle;
+    alpha is 0 outside the face.
 
     Args:
         ctx: the GL context (3.3 core).
@@ -325,6 +331,11 @@ class FaceMeshLayer(Layer):
                                                 index_buffer=ibo, index_element_size=4)
         head = head_geometry()
         self._head_vbo = ctx.buffer(np.ascontiguousarray(head.vertices).tobytes())
+        lo, hi = head.vertices[:, :3].min(axis=0), head.vertices[:, :3].max(axis=0)
+        #: the 8 corners of the head's bounding box: their projection bounds the head's (convex box)
+        self._head_box = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+        self._blender = LayerBlender(ctx)
+        self._resolved: tuple[moderngl.Texture, moderngl.Framebuffer] | None = None  # MSAA resolve target
         self._head_vaos: dict[int, moderngl.VertexArray] = {}
         for material, tris in head.triangles.items():
             ibo = ctx.buffer(np.ascontiguousarray(tris, np.int32).tobytes())
@@ -351,17 +362,60 @@ class FaceMeshLayer(Layer):
         a[_AU45] = min(max(float(a[_AU45]), b), 1.0)
         return a
 
+    @property
+    def direct(self) -> bool:
+        return True
+
+    @property
+    def uses_depth(self) -> bool:
+        return True
+
+    @property
+    def occludes(self) -> bool:
+        # the straight path: opaque fragments (alpha 1) with depth, nothing outside the face
+        return not self.samples and self.blend == "normal" and self.opacity >= 1.0
+
+    def region(self, size: tuple[int, int], mvp: np.ndarray, offset: tuple[float, float],
+               verts: np.ndarray, outline_px: float) -> tuple[int, int, int, int]:
+        """The pixels the face, head and outline can cover: (x, y, width, height), y up, inside
+        the frame of ``size`` (w, h); (0, 0, 0, 0) if none.
+
+        Args:
+            mvp: float (4, 4) projection × view × model. offset: the NDC shift (``u_offset``).
+            verts: float (n, 3) the face mesh this frame. outline_px: outline width in pixels.
+        """
+        w, h = size
+        pts = np.vstack([verts, self._head_box])
+        clip = np.hstack([pts, np.ones((len(pts), 1))]) @ np.asarray(mvp, np.float64).T
+        if (clip[:, 3] <= 1e-6).any():  # behind the camera: no bound
+            return 0, 0, w, h
+        ndc = clip[:, :2] / clip[:, 3:] + np.asarray(offset)
+        ndc = np.vstack([ndc, offset])  # the outline pass moves points toward the projection centre
+        lo = (ndc.min(axis=0) + 1.0) * 0.5 * (w, h) - (outline_px + 2.0)
+        hi = (ndc.max(axis=0) + 1.0) * 0.5 * (w, h) + (outline_px + 2.0)
+        x0, y0 = (int(max(0, min(math.floor(v), n))) for v, n in zip(lo, (w, h)))
+        x1, y1 = (int(max(0, min(math.ceil(v), n))) for v, n in zip(hi, (w, h)))
+        return x0, y0, max(0, x1 - x0), max(0, y1 - y0)
+
     def _ensure_target(self, size: tuple[int, int]) -> None:
-        if self._size == size and self._fbo is not None:
+        """Own framebuffer (and MSAA resolve target) of at least ``size``, grown in 64 px steps."""
+        if self._fbo is not None and self._size[0] >= size[0] and self._size[1] >= size[1]:
             return
+        old = self._size or (0, 0)
+        size = tuple(max(o, -(-n // 64) * 64) for o, n in zip(old, size))
         self._release_target()
         ctx = self.ctx
         if self.samples:
             color = ctx.renderbuffer(size, 4, samples=self.samples)
             depth = ctx.depth_renderbuffer(size, samples=self.samples)
+            tex = ctx.texture(size, 4)
+            self._resolved = tex, ctx.framebuffer(color_attachments=[tex])
         else:
             color = ctx.texture(size, 4)
             depth = ctx.depth_renderbuffer(size)
+        for t in (color, self._resolved[0] if self._resolved else None):
+            if isinstance(t, moderngl.Texture):
+                t.filter = (moderngl.NEAREST, moderngl.NEAREST)
         self._attachments = [color, depth]
         self._fbo = ctx.framebuffer(color_attachments=[color], depth_attachment=depth)
         self._size = size
@@ -371,7 +425,14 @@ class FaceMeshLayer(Layer):
             self._fbo.release()
         for a in self._attachments:
             a.release()
-        self._fbo, self._attachments, self._size = None, [], None
+        if self._resolved is not None:
+            self._resolved[1].release()
+            self._resolved[0].release()
+        self._fbo, self._attachments, self._size, self._resolved = None, [], None, None
+
+    def _offset(self) -> tuple[float, float]:
+        """NDC shift of the face from the frame centre (``u_offset``)."""
+        return (self.center[0] - 0.5) * 2.0, (0.5 - self.center[1]) * 2.0
 
     def _u(self, name: str, value) -> None:
         set_uniform(self.program, name, value)
@@ -380,7 +441,6 @@ class FaceMeshLayer(Layer):
         ctx = self.ctx
         target = ctx.fbo
         size = (int(size[0]), int(size[1]))
-        self._ensure_target(size)
 
         aus = self.frame_aus(state, t)
         verts = self.model.predict(aus)
@@ -406,7 +466,7 @@ class FaceMeshLayer(Layer):
         for name, m in (("u_model", model), ("u_view", view), ("u_proj", proj)):
             if name in self.program:
                 self.program[name].write(_gl(m))
-        u("u_offset", ((self.center[0] - 0.5) * 2.0, (0.5 - self.center[1]) * 2.0))
+        u("u_offset", self._offset())
         u("u_resolution", (float(size[0]), float(size[1])))
         u("u_outline_depth", 0.04)
         u("u_debug", 1 if self.debug_materials else 0)
@@ -438,14 +498,29 @@ class FaceMeshLayer(Layer):
         u("u_cheeks", (float(verts[50, 0]), float(verts[280, 0]), float(verts[50, 1]) - 0.02, 0.09))
         set_line_uniforms(self.program, verts, aus)
 
-        fbo = self._fbo
-        fbo.use()
-        fbo.viewport = (0, 0, *size)
-        fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+        outline_px = self.outline * size[1]
+        x, y, w, h = self.region(size, proj @ view @ model, self._offset(), verts, outline_px)
+        if w == 0 or h == 0:
+            return
+        straight = self.occludes and target is not None and target.depth_attachment is not None
+        if straight:  # opaque fragments replacing the picture's: the same as blending them
+            fbo = target
+            fbo.viewport = (0, 0, *size)
+            fbo.color_mask = False, False, False, False
+            fbo.clear(depth=1.0, viewport=(x, y, w, h))
+            fbo.color_mask = True, True, True, True
+            fbo.use()  # moderngl applies the colour mask when the framebuffer is bound
+        else:  # only the face's rectangle, in a framebuffer of about its size
+            self._ensure_target((w, h))
+            fbo = self._fbo
+            fbo.use()
+            fbo.viewport = (0, 0, *self._size)
+            fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+            fbo.viewport = (-x, -y, *size)  # frame pixel (x + i, y + j) → own pixel (i, j)
+        ctx.scissor = (x, y, w, h) if straight else None
         ctx.disable(moderngl.BLEND | moderngl.CULL_FACE)
         ctx.enable(moderngl.DEPTH_TEST)
         try:
-            outline_px = self.outline * size[1]
             # the face first, then the head behind it: hidden head fragments fail the depth test
             # early; the head's back faces are culled
             u("u_outline_px", 0.0)
@@ -465,12 +540,24 @@ class FaceMeshLayer(Layer):
                 self._vaos["all"].render(moderngl.TRIANGLES)
         finally:
             ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
-        if target is not None:
-            ctx.copy_framebuffer(target, fbo)
+            ctx.scissor = None
+        if target is None:
+            return
+        target.use()
+        if straight:
+            ctx.enable(moderngl.BLEND)  # as the compositor set it
+            return
+        texture = fbo.color_attachments[0]
+        if self.samples:
+            ctx.copy_framebuffer(self._resolved[1], fbo)  # MSAA resolve, rectangle-sized
             target.use()
+            texture = self._resolved[0]
+        self._blender.blend(texture, self.blend, self.opacity, (x, y, w, h))
+        target.viewport = (0, 0, *size)
 
     def release(self) -> None:
         self._release_target()
+        self._blender.release()
         for vao in list(self._vaos.values()) + list(self._head_vaos.values()):
             vao.release()
         self._head_vbo.release()

@@ -5,25 +5,77 @@ from __future__ import annotations
 import moderngl
 import numpy as np
 
-from livevis.render.layers import BLEND_MODES, Layer
+from livevis.render.layers import BLEND_FUNCS, BLEND_MODES, Layer
 from livevis.render.shaders import load_program
 from livevis.analysis.state import AnalysisState
 
 
-def _target(ctx: moderngl.Context, size: tuple[int, int]) -> tuple[moderngl.Texture, moderngl.Framebuffer]:
+def _target(ctx: moderngl.Context, size: tuple[int, int],
+            depth: bool = False) -> tuple[moderngl.Texture, moderngl.Framebuffer]:
     tex = ctx.texture(size, 4, dtype="f1")
     tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
     tex.repeat_x = tex.repeat_y = False
-    return tex, ctx.framebuffer(color_attachments=[tex])
+    return tex, ctx.framebuffer(color_attachments=[tex],
+                                depth_attachment=ctx.depth_renderbuffer(size) if depth else None)
+
+
+class LayerBlender:
+    """Blends a straight-alpha texture onto the bound framebuffer with a layer's blend mode and
+    opacity, in one pass over a region (``shaders/composite.frag`` + :data:`BLEND_FUNCS`).
+
+    Args:
+        ctx: an OpenGL 3.3+ moderngl context.
+
+    Raises:
+        ShaderError: the shader files are missing or do not compile.
+    """
+
+    def __init__(self, ctx: moderngl.Context) -> None:
+        self.ctx = ctx
+        self._program = load_program(ctx, "fullscreen.vert", "composite.frag")
+        self._vao = ctx.vertex_array(self._program, [])
+        self._program["u_src"].value = 0
+
+    def blend(self, texture: moderngl.Texture, blend: str, opacity: float,
+              region: tuple[int, int, int, int] | None = None) -> None:
+        """Blend ``texture`` onto the bound framebuffer (``ctx.fbo``).
+
+        Args:
+            texture: RGBA, straight alpha; its texel (0, 0) lands on pixel (x, y) of ``region``.
+            blend: one of :data:`BLEND_MODES`. opacity: [0, 1].
+            region: (x, y, width, height) in framebuffer pixels, y up (None: the whole
+                texture at (0, 0)). Pixels outside it are not touched.
+        """
+        x, y, w, h = region if region is not None else (0, 0, *texture.size)
+        if w <= 0 or h <= 0:
+            return
+        ctx = self.ctx
+        ctx.fbo.viewport = (x, y, w, h)
+        ctx.enable(moderngl.BLEND)
+        ctx.blend_func = BLEND_FUNCS[blend]
+        texture.use(0)
+        self._program["u_opacity"].value = float(opacity)
+        if "u_origin" in self._program:
+            self._program["u_origin"].value = (int(x), int(y))
+        self._vao.render(moderngl.TRIANGLES, vertices=3)
+
+    def release(self) -> None:
+        self._vao.release()
+        self._program.release()
 
 
 class Compositor:
     """Renders ``layers`` in order into an offscreen RGBA8 framebuffer of width × height.
 
-    Each layer is drawn into a transparent scratch target, then blended onto the picture so
-    far (which starts opaque black) by ``shaders/composite.frag``, ping-ponging between two
-    accumulation targets; the last layer writes into :attr:`fbo`. See :class:`Layer` for the
-    blend formulas.
+    The picture starts opaque black. Layers that are not :attr:`~Layer.visible` are skipped.
+    A :attr:`~Layer.direct` layer draws straight into :attr:`fbo` with GL blending for its
+    mode (:data:`BLEND_FUNCS`); any other layer draws into a transparent scratch target that
+    is then blended onto the picture in one pass. If the topmost layer that
+    :attr:`~Layer.occludes` (the opaque 3D face) has only layers that do not use depth under
+    it, it is drawn first and those layers only where it did not draw (depth test '==' on
+    the far plane), so that their shaders do not run under it; the picture is the same. The formulas are those of :class:`Layer`;
+    each layer's result is rounded to 8 bits once (the picture is RGBA8). :attr:`fbo` has a
+    depth attachment, cleared to 1 at the start of each frame, for 3D layers.
 
     Args:
         ctx: an OpenGL 3.3+ moderngl context.
@@ -43,14 +95,9 @@ class Compositor:
         self.ctx = ctx
         self.width, self.height = int(width), int(height)
         self.layers: list[Layer] = list(layers) if layers else []
-        size = (self.width, self.height)
-        self._layer_tex, self._layer_fbo = _target(ctx, size)
-        self._ping = [_target(ctx, size), _target(ctx, size)]
-        self._tex, self.fbo = _target(ctx, size)
-        self._program = load_program(ctx, "fullscreen.vert", "composite.frag")
-        self._vao = ctx.vertex_array(self._program, [])
-        self._program["u_src"].value = 0
-        self._program["u_dst"].value = 1
+        self._tex, self.fbo = _target(ctx, self.size, depth=True)
+        self._scratch: tuple[moderngl.Texture, moderngl.Framebuffer] | None = None  # made when needed
+        self._blender = LayerBlender(ctx)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -65,6 +112,8 @@ class Compositor:
     def render(self, state: AnalysisState, t: float) -> None:
         """Draw one frame of all layers into :attr:`fbo`.
 
+        Leaves blending disabled and ``ctx.blend_func`` at moderngl's default.
+
         Args:
             state: the newest analysis state.
             t: clock time in seconds (drives animation).
@@ -72,34 +121,68 @@ class Compositor:
         ctx = self.ctx
         ctx.disable(moderngl.BLEND | moderngl.DEPTH_TEST | moderngl.CULL_FACE)
         size = self.size
-        black = (0.0, 0.0, 0.0, 1.0)
-        if not self.layers:
+        self.fbo.use()
+        self.fbo.viewport = (0, 0, *size)
+        self.fbo.clear(0.0, 0.0, 0.0, 1.0, depth=1.0)
+        try:
+            for layer, masked in self._order():
+                if layer.direct:
+                    self.fbo.use()
+                    self.fbo.viewport = (0, 0, *size)
+                    ctx.enable(moderngl.BLEND)
+                    ctx.blend_func = BLEND_FUNCS[layer.blend]
+                    self._mask(masked)
+                    layer.draw(state, t, size)
+                    self._mask(False)
+                    continue
+                if self._scratch is None:
+                    self._scratch = _target(ctx, size)
+                scratch_tex, scratch = self._scratch
+                ctx.disable(moderngl.BLEND)
+                scratch.use()
+                scratch.viewport = (0, 0, *size)
+                scratch.clear(0.0, 0.0, 0.0, 0.0)
+                layer.draw(state, t, size)
+                ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
+                self.fbo.use()
+                self._mask(masked)
+                self._blender.blend(scratch_tex, layer.blend, layer.opacity)
+                self._mask(False)
+        finally:
+            ctx.disable(moderngl.BLEND | moderngl.DEPTH_TEST | moderngl.CULL_FACE)
+            ctx.depth_func = "<"
+            ctx.blend_func = moderngl.DEFAULT_BLENDING
             self.fbo.use()
-            self.fbo.clear(*black)
-            return
-        src_tex, src_fbo = self._ping[1]
-        src_fbo.clear(*black)
-        last = len(self.layers) - 1
-        for i, layer in enumerate(self.layers):
-            self._layer_fbo.use()
-            self._layer_fbo.viewport = (0, 0, *size)
-            self._layer_fbo.clear(0.0, 0.0, 0.0, 0.0)
-            layer.draw(state, t, size)
-            ctx.disable(moderngl.BLEND)
-            out_tex, out_fbo = (self._tex, self.fbo) if i == last else self._ping[i % 2]
-            out_fbo.use()
-            out_fbo.viewport = (0, 0, *size)
-            self._layer_tex.use(0)
-            src_tex.use(1)
-            self._program["u_opacity"].value = layer.opacity
-            self._program["u_mode"].value = BLEND_MODES.index(layer.blend)
-            self._vao.render(moderngl.TRIANGLES, vertices=3)
-            src_tex = out_tex
+            self.fbo.viewport = (0, 0, *size)
+
+    def _order(self) -> list[tuple[Layer, bool]]:
+        """The visible layers in drawing order, each with whether it is drawn only where the
+        depth is still 1 (under an occluding layer drawn first)."""
+        layers = [layer for layer in self.layers if layer.visible]
+        top = max((i for i, layer in enumerate(layers) if layer.direct and layer.occludes), default=0)
+        if top == 0 or any(layer.uses_depth for layer in layers[:top]):
+            return [(layer, False) for layer in layers]
+        return ([(layers[top], False)] + [(layer, True) for layer in layers[:top]]
+                + [(layer, False) for layer in layers[top + 1:]])
+
+    def _mask(self, on: bool) -> None:
+        if on:
+            self.ctx.enable(moderngl.DEPTH_TEST)
+            self.ctx.depth_func = "=="
+        else:
+            self.ctx.disable(moderngl.DEPTH_TEST)
+            self.ctx.depth_func = "<"
 
     def read_rgb(self) -> np.ndarray:
         """The last rendered frame as a uint8 array of shape (height, width, 3), row 0 = top."""
         data = self.fbo.read(components=3, alignment=1)
         return np.frombuffer(data, dtype=np.uint8).reshape(self.height, self.width, 3)[::-1].copy()
+
+    def read_into(self, buffer: moderngl.Buffer) -> None:
+        """Queue a copy of the last rendered frame into ``buffer`` (a pixel-pack buffer of at
+        least width × height × 3 bytes): RGB uint8, rows bottom first, no padding. On a GPU
+        the copy runs while the CPU goes on; ``buffer.read()`` waits for it."""
+        self.fbo.read_into(buffer, components=3, alignment=1)
 
     def blit_to(self, fbo: moderngl.Framebuffer) -> None:
         """Copy the picture into ``fbo`` (same size), e.g. ``ctx.screen`` for a same-size window.
@@ -113,11 +196,15 @@ class Compositor:
         for layer in self.layers:
             layer.release()
         self.layers = []
-        for tex, fbo in (*self._ping, (self._layer_tex, self._layer_fbo), (self._tex, self.fbo)):
+        targets = [(self._tex, self.fbo)] + ([self._scratch] if self._scratch is not None else [])
+        for tex, fbo in targets:
+            for attachment in fbo.color_attachments + ((fbo.depth_attachment,) if fbo.depth_attachment else ()):
+                if attachment is not tex:
+                    attachment.release()
             fbo.release()
             tex.release()
-        self._vao.release()
-        self._program.release()
+        self._scratch = None
+        self._blender.release()
 
 
 class ScreenBlitter:

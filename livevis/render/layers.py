@@ -1,8 +1,9 @@
-"""Layers: things that draw one full-size RGBA picture (straight alpha) per frame.
+"""Layers: things that draw one full-size RGBA picture per frame.
 
-The :class:`~livevis.render.compositor.Compositor` binds a cleared (transparent) framebuffer
-of its size, calls :meth:`Layer.draw`, then blends the result onto the picture so far with
-the layer's ``blend`` mode and ``opacity``.
+A *direct* layer (:attr:`Layer.direct`) draws straight into the compositor's picture, with GL
+blending set for its ``blend`` mode (:data:`BLEND_FUNCS`): it writes premultiplied colour
+times its ``opacity``. Any other layer draws straight-alpha colour into a cleared (transparent)
+scratch framebuffer, which the compositor then blends onto the picture in one pass.
 """
 
 from __future__ import annotations
@@ -12,11 +13,22 @@ from typing import Sequence
 import moderngl
 import numpy as np
 
-from livevis.render.shaders import load_program, set_uniform
+from livevis.render.shaders import OPACITY_UNIFORM, load_program, set_uniform
 from livevis.analysis.state import AnalysisState
 
 #: Blend modes a layer may use, in the order of the composite shader's ``u_mode``.
 BLEND_MODES: tuple[str, ...] = ("normal", "add", "screen", "multiply")
+
+#: ``ctx.blend_func`` (src RGB, dst RGB, src alpha, dst alpha) of each blend mode for a source
+#: in premultiplied colour ``s = rgb * a`` (``a`` = alpha × opacity) onto an opaque picture ``d``:
+#: normal ``s + d(1 - a)``, add ``s + d``, screen ``s(1 - d) + d = 1 - (1 - d)(1 - s)``, multiply
+#: ``s·d + d(1 - a)``; the picture's alpha stays 1. Results clamp to [0, 1] in the RGBA8 target.
+BLEND_FUNCS: dict[str, tuple[int, int, int, int]] = {
+    "normal": (moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA, moderngl.ZERO, moderngl.ONE),
+    "add": (moderngl.ONE, moderngl.ONE, moderngl.ZERO, moderngl.ONE),
+    "screen": (moderngl.ONE_MINUS_DST_COLOR, moderngl.ONE, moderngl.ZERO, moderngl.ONE),
+    "multiply": (moderngl.DST_COLOR, moderngl.ONE_MINUS_SRC_ALPHA, moderngl.ZERO, moderngl.ONE),
+}
 
 
 class Layer:
@@ -56,8 +68,37 @@ class Layer:
             raise ValueError(f"unknown blend mode {value!r}; choose one of {', '.join(BLEND_MODES)}")
         self._blend = value
 
+    @property
+    def direct(self) -> bool:
+        """True if :meth:`draw` may be called with the picture itself bound: GL blending
+        enabled with ``BLEND_FUNCS[self.blend]``, viewport set, a depth attachment cleared to 1
+        at the start of the frame. Such a draw writes premultiplied colour × :attr:`opacity`
+        and leaves blending enabled with that function. False (the default): :meth:`draw`
+        gets a transparent scratch framebuffer and writes straight alpha."""
+        return False
+
+    @property
+    def visible(self) -> bool:
+        """False if the layer would draw nothing this frame (opacity 0, nothing to show): the
+        compositor then skips it."""
+        return self._opacity > 0.0
+
+    @property
+    def uses_depth(self) -> bool:
+        """True if :meth:`draw` changes the depth test or the depth buffer (3D layers)."""
+        return False
+
+    @property
+    def occludes(self) -> bool:
+        """True if this frame's direct :meth:`draw` writes opaque colour, in normal blend at
+        opacity 1, and a depth below 1 exactly where it draws, and touches no other pixel. The
+        compositor may then draw it before the layers under it and draw those only where the
+        depth is still 1: a software rasteriser skips shading the pixels it hides (early depth
+        test). The picture is the same."""
+        return False
+
     def draw(self, state: AnalysisState, t: float, size: tuple[int, int]) -> None:
-        """Draw into the currently bound framebuffer (cleared to transparent, viewport set).
+        """Draw into the currently bound framebuffer (see :attr:`direct`; viewport set).
 
         Args:
             state: the newest analysis state.
@@ -73,8 +114,10 @@ class Layer:
 class ShaderLayer(Layer):
     """A layer drawn by one fullscreen fragment shader file from ``shaders/``.
 
-    Subclasses override :meth:`set_uniforms`. Raises :class:`ShaderError` if the shader
-    file is missing or does not compile.
+    The shader writes straight alpha; it is wrapped to premultiply by alpha × opacity
+    (:func:`~livevis.render.shaders.premultiplied_source`), which makes the layer
+    :attr:`~Layer.direct`. Subclasses override :meth:`set_uniforms`. Raises
+    :class:`ShaderError` if the shader file is missing or does not compile.
     """
 
     fragment: str = ""
@@ -83,8 +126,13 @@ class ShaderLayer(Layer):
                  fragment: str | None = None) -> None:
         super().__init__(opacity, blend)
         self.ctx = ctx
-        self.program = load_program(ctx, "fullscreen.vert", fragment or self.fragment)
+        self.program = load_program(ctx, "fullscreen.vert", fragment or self.fragment, premultiply=True)
         self.vao = ctx.vertex_array(self.program, [])
+        self._direct = OPACITY_UNIFORM in self.program
+
+    @property
+    def direct(self) -> bool:
+        return self._direct
 
     def set_uniforms(self, state: AnalysisState, t: float, size: tuple[int, int]) -> None:
         """Set this layer's uniforms before drawing (override)."""
@@ -96,6 +144,7 @@ class ShaderLayer(Layer):
     def draw(self, state: AnalysisState, t: float, size: tuple[int, int]) -> None:
         self.uniform("u_time", float(t))
         self.uniform("u_resolution", (float(size[0]), float(size[1])))
+        self.uniform(OPACITY_UNIFORM, self.opacity)
         self.set_uniforms(state, t, size)
         self.vao.render(moderngl.TRIANGLES, vertices=3)
 
@@ -134,6 +183,10 @@ class SolidLayer(ShaderLayer):
         if len(c) != 4:
             raise ValueError(f"color needs 3 or 4 components, got {len(c)}")
         self._color = tuple(c)
+
+    @property
+    def visible(self) -> bool:
+        return self.opacity > 0.0 and self._color[3] > 0.0
 
     def set_uniforms(self, state, t, size) -> None:
         self.uniform("u_color", self._color)
@@ -176,6 +229,10 @@ class ImageLayer(ShaderLayer):
         if self._texture is not None:
             self._texture.release()
             self._texture = None
+
+    @property
+    def visible(self) -> bool:
+        return self.opacity > 0.0 and self._texture is not None
 
     def set_uniforms(self, state, t, size) -> None:
         has = self._texture is not None

@@ -54,9 +54,48 @@ def load_source(name: str, shaders_dir: Path | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: The one ``out vec4 NAME;`` of a fragment shader (optionally with a layout qualifier).
+_FRAG_OUT = re.compile(r"^[ \t]*(?:layout\s*\([^)]*\)\s*)?out\s+vec4\s+(\w+)\s*;", re.M)
+#: The ``#version`` line, which must stay first.
+_VERSION = re.compile(r"\A(?:\s*//[^\n]*\n|\s*\n)*\s*#version[^\n]*\n")
+
+#: Uniform of a premultiplying program (:func:`premultiplied_source`): the layer opacity in [0, 1].
+OPACITY_UNIFORM = "livevis_opacity"
+
+
+def premultiplied_source(fs: str) -> str | None:
+    """Wrap fragment shader source ``fs`` so that it outputs premultiplied colour times opacity.
+
+    The shader's ``main`` is renamed (``#define main livevis_layer_main``) and a new ``main``
+    calls it, clamps its straight-alpha output ``c`` to [0, 1] and writes
+    ``vec4(c.rgb * c.a, c.a) * livevis_opacity`` (:data:`OPACITY_UNIFORM`), so that a layer can be
+    blended straight into the picture with fixed-function GL blending (Porter & Duff 1984,
+    premultiplied "over"). Line numbers in compiler messages stay those of the file (``#line``).
+
+    Returns:
+        The wrapped source, or None if ``fs`` has no ``#version`` line or not exactly one
+        ``out vec4`` (such a shader is composited through a scratch framebuffer instead).
+    """
+    outs = _FRAG_OUT.findall(fs)
+    version = _VERSION.match(fs)
+    if len(outs) != 1 or version is None:
+        return None
+    head, body = fs[: version.end()], fs[version.end():]
+    name = outs[0]
+    return (f"{head}#define main livevis_layer_main\n#line {head.count(chr(10)) + 1}\n{body}\n"
+            f"#undef main\nuniform float {OPACITY_UNIFORM};\n"
+            f"void main() {{\n    livevis_layer_main();\n    vec4 livevis_c = clamp({name}, 0.0, 1.0);\n"
+            f"    {name} = vec4(livevis_c.rgb * livevis_c.a, livevis_c.a) * {OPACITY_UNIFORM};\n}}\n")
+
+
 def load_program(ctx: moderngl.Context, vertex: str, fragment: str,
-                 shaders_dir: Path | None = None) -> moderngl.Program:
+                 shaders_dir: Path | None = None, premultiply: bool = False) -> moderngl.Program:
     """Compile and link the program made of shader files ``vertex`` and ``fragment``.
+
+    Args:
+        premultiply: wrap the fragment shader with :func:`premultiplied_source` (then the
+            program has the uniform :data:`OPACITY_UNIFORM`). If the shader cannot be wrapped
+            (see there) or the wrapped one does not compile, the plain program is returned.
 
     Raises:
         ShaderError: a file is missing, or compiling/linking fails; the message names the
@@ -64,6 +103,12 @@ def load_program(ctx: moderngl.Context, vertex: str, fragment: str,
     """
     vs = load_source(vertex, shaders_dir)
     fs = load_source(fragment, shaders_dir)
+    wrapped = premultiplied_source(fs) if premultiply else None
+    if wrapped is not None:
+        try:
+            return ctx.program(vertex_shader=vs, fragment_shader=wrapped)
+        except Exception:  # noqa: BLE001 - compile the file as it is, for its own error message
+            pass
     try:
         return ctx.program(vertex_shader=vs, fragment_shader=fs)
     except Exception as err:  # moderngl.Error: compile or link failure with the driver's log

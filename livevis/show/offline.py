@@ -9,6 +9,8 @@ deterministic for a given file, size and fps.
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections import deque
 from fractions import Fraction
 from pathlib import Path
@@ -57,7 +59,10 @@ def render_file(audio_path: str | Path | AudioFile, out_path: str | Path, emotio
         make_compositor: callable ``(width, height) -> compositor`` with ``render(state, t)``,
             ``read_rgb() -> (H, W, 3) uint8`` and ``release()``; if it also has
             ``configure_analyzer(analyzer)`` (an :class:`~livevis.show.scene.OfflineScene`: the
-            preset's smoothing and input conditioning), that is called on the analyser first.
+            preset's smoothing and input conditioning), that is called on the analyser first;
+            with ``ctx`` and ``read_into(buffer)`` too, frames are read back double-buffered.
+            It is called and used in the calling thread only (the GL context's); the analysis
+            and the encoding run in two threads beside it.
         size: (width, height) in pixels, even numbers.
         fps: frames per second (1–240).
         duration: render only the first ``duration`` seconds, > 0 (None: the whole file).
@@ -99,51 +104,202 @@ def render_file(audio_path: str | Path | AudioFile, out_path: str | Path, emotio
 
 def _encode(container, source: _Source, rate: int, emotion, make_compositor, size, fps, total, desc, progress,
             on_state, on_frame) -> int:
+    """The render pipeline: an analysis thread (decode + :class:`Analyzer`, one state per video
+    frame) → GL rendering in the calling thread (the context's thread), read back through two
+    pixel buffers (frame ``i``'s read is queued before frame ``i - 1``'s pixels are taken) → an
+    encoding thread (PyAV converts, encodes and muxes without holding the GIL). Bounded queues
+    keep a few frames in flight; the output is the same as rendering one step after the other.
+    An error in any stage stops the others and is raised here."""
     width, height = size
     analyzer = Analyzer(rate, emotion)
     compositor = make_compositor(width, height)
+    stop = threading.Event()
+    states: queue.Queue = queue.Queue(4)
+    frames: queue.Queue = queue.Queue(3)
+    readback = analysis = encoder = None
     try:
         configure = getattr(compositor, "configure_analyzer", None)
         if configure is not None:  # the preset's analyser settings, as in the live show
             configure(analyzer)
+        readback = _ReadBack(compositor, width, height)
         vstream = container.add_stream("libx264", rate=fps)
         vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"
         vstream.options = {"crf": "20", "preset": "veryfast"}
         astream = container.add_stream("aac", rate=rate, layout="stereo" if source.channels == 2 else "mono")
-        audio_out = _AudioMuxer(container, astream, source.audio, rate, source.channels)
-
-        state = AnalysisState()
-        fed = 0
-        i = 0
+        audio_out = _AudioMuxer(container, astream, _Pending(), rate, source.channels)
+        analysis = _Worker(stop, "livevis-render-analysis", _analyse, source, analyzer, rate, fps, states, stop)
+        encoder = _Worker(stop, "livevis-render-encode", _encode_frames, container, vstream, audio_out, fps, rate,
+                          frames, stop)
+        pending = None  # (i, audio) of the frame whose read-back is in flight
+        tail = None  # the audio read after the last frame's
         with tqdm(total=total, unit="frame", desc=desc, disable=not progress, dynamic_ncols=True) as bar:
-            while source.fill(-(-(i + 1) * rate // fps)):  # frame i needs (i + 1) / fps seconds of audio
-                t = i / fps
-                upto = int(round(t * rate))
-                if upto > fed:
-                    states = analyzer.feed(source.mono.take(upto))
-                    fed = upto
-                    if states:
-                        state = states[-1]
+            for i, t, state, audio in _items(states, stop):
+                if i is None:
+                    tail = audio
+                    continue
                 if on_state is not None:
                     on_state(i, state)
                 compositor.render(state, t)
-                rgb = compositor.read_rgb()
-                if on_frame is not None:
-                    on_frame(i, rgb)
-                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-                frame.pts = i
-                frame.time_base = Fraction(1, fps)
-                for packet in vstream.encode(frame):
-                    container.mux(packet)
-                audio_out.encode_until(int(round((i + 1) / fps * rate)))  # interleave audio with video
+                readback.start(i)
+                if pending is not None:
+                    _deliver(readback, pending, on_frame, frames, stop)
+                    bar.update(1)
+                pending = (i, audio)
+            if pending is not None:
+                _deliver(readback, pending, on_frame, frames, stop)
                 bar.update(1)
-                i += 1
-        for packet in vstream.encode():
-            container.mux(packet)
-        audio_out.finish()
+        _put(frames, (None, tail), stop)
+        _put(frames, _END, stop)
+        encoder.thread.join()
+    except _Stopped:
+        pass  # a stage failed: its error is raised below
     finally:
+        stop.set()
+        for worker in (analysis, encoder):
+            if worker is not None:
+                worker.thread.join()
+        if readback is not None:
+            readback.release()
         compositor.release()
-    return i
+    for worker in (analysis, encoder):
+        if worker.error is not None and not isinstance(worker.error, _Stopped):
+            raise worker.error
+    return 0 if pending is None else pending[0] + 1
+
+
+def _deliver(readback: _ReadBack, pending, on_frame, frames: queue.Queue, stop: threading.Event) -> None:
+    i, audio = pending
+    rgb = readback.finish(i)
+    if on_frame is not None:
+        on_frame(i, rgb)
+    _put(frames, (rgb, audio), stop)
+
+
+def _analyse(source: _Source, analyzer: Analyzer, rate: int, fps: int, out: queue.Queue,
+             stop: threading.Event) -> None:
+    """Analysis thread: for each video frame ``i`` (while the audio lasts), ``(i, t, newest
+    state at t = i / fps s, audio read since the previous frame)`` → ``out``; then the rest of
+    the audio read, then :data:`_END`."""
+    state = AnalysisState()
+    fed = 0
+    i = 0
+    while source.fill(-(-(i + 1) * rate // fps)):  # frame i needs (i + 1) / fps seconds of audio
+        t = i / fps
+        upto = int(round(t * rate))
+        if upto > fed:
+            states = analyzer.feed(source.mono.take(upto))
+            fed = upto
+            if states:
+                state = states[-1]
+        _put(out, (i, t, state, source.take_audio()), stop)
+        i += 1
+    _put(out, (None, None, None, source.take_audio()), stop)
+    _put(out, _END, stop)
+
+
+def _encode_frames(container, vstream, audio_out: _AudioMuxer, fps: int, rate: int, frames: queue.Queue,
+                   stop: threading.Event) -> None:
+    """Encoding thread: RGB frames (with the audio read for each) → H.264 + AAC, interleaved."""
+    i = 0
+    for rgb, audio in _items(frames, stop):
+        if audio is not None:
+            audio_out.pending.push(audio)
+        if rgb is None:  # the audio after the last frame
+            continue
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        frame.pts = i
+        frame.time_base = Fraction(1, fps)
+        for packet in vstream.encode(frame):
+            container.mux(packet)
+        audio_out.encode_until(int(round((i + 1) / fps * rate)))  # interleave audio with video
+        i += 1
+    for packet in vstream.encode():
+        container.mux(packet)
+    audio_out.finish()
+
+
+#: The end of a pipeline queue.
+_END = object()
+
+
+class _Stopped(Exception):
+    """Another pipeline stage failed, or the render was interrupted."""
+
+
+def _put(q: queue.Queue, item, stop: threading.Event) -> None:
+    """Put ``item`` into the bounded queue ``q``, waiting for room; raise :class:`_Stopped` once
+    ``stop`` is set."""
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.05)
+            return
+        except queue.Full:
+            pass
+    raise _Stopped
+
+
+def _items(q: queue.Queue, stop: threading.Event):
+    """The items of ``q`` up to :data:`_END`; raise :class:`_Stopped` once ``stop`` is set."""
+    while True:
+        try:
+            item = q.get(timeout=0.05)
+        except queue.Empty:
+            if stop.is_set():
+                raise _Stopped from None
+            continue
+        if item is _END:
+            return
+        yield item
+
+
+class _Worker:
+    """``target(*args)`` in a daemon thread; an error is kept in :attr:`error` and sets ``stop``."""
+
+    def __init__(self, stop: threading.Event, name: str, target, *args) -> None:
+        self.error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                target(*args)
+            except BaseException as err:  # noqa: BLE001 - raised by the render thread
+                self.error = err
+                stop.set()
+
+        self.thread = threading.Thread(target=run, name=name, daemon=True)
+        self.thread.start()
+
+
+class _ReadBack:
+    """Double-buffered read-back of the rendered frames through two pixel-pack buffers (PBO):
+    :meth:`start` queues the copy of the frame just rendered, :meth:`finish` returns a frame's
+    RGB once it is needed, so the GPU copy overlaps the next frame's work. A compositor without
+    ``read_into`` (see :meth:`Compositor.read_into`) is read with ``read_rgb`` instead."""
+
+    def __init__(self, compositor, width: int, height: int) -> None:
+        self.compositor, self.width, self.height = compositor, width, height
+        ctx = getattr(compositor, "ctx", None)
+        self.buffers = [ctx.buffer(reserve=width * height * 3) for _ in range(2)] \
+            if ctx is not None and hasattr(compositor, "read_into") else None
+        self.frames: dict[int, np.ndarray] = {}
+
+    def start(self, i: int) -> None:
+        if self.buffers is None:
+            self.frames[i] = self.compositor.read_rgb()
+        else:
+            self.compositor.read_into(self.buffers[i % 2])
+
+    def finish(self, i: int) -> np.ndarray:
+        """Frame ``i`` as uint8 (height, width, 3), row 0 = top (needs ``start(i)`` and no
+        ``start(i + 2)`` yet)."""
+        if self.buffers is None:
+            return self.frames.pop(i)
+        data = np.frombuffer(self.buffers[i % 2].read(), np.uint8).reshape(self.height, self.width, 3)
+        return np.ascontiguousarray(data[::-1])
+
+    def release(self) -> None:
+        for buf in self.buffers or ():
+            buf.release()
+        self.buffers = None
 
 
 class _Pending:
@@ -193,6 +349,10 @@ class _Source:
             self.mono.push(block.mean(axis=1, dtype=np.float32))
             self.audio.push(np.ascontiguousarray(block[:, : self.channels]))
         return True
+
+    def take_audio(self) -> np.ndarray | None:
+        """All audio read and not yet taken, float32 (n, channels), or None."""
+        return self.audio.take(self.audio.end) if self.audio.end > self.audio.start else None
 
 
 class _AudioMuxer:

@@ -264,5 +264,14 @@ class OfflineScene:
         """The last frame: (height, width, 3) uint8, top row first."""
         return self.show.read_rgb()
 
+    @property
+    def ctx(self) -> moderngl.Context:
+        """The GL context the scene renders with."""
+        return self.show.ctx
+
+    def read_into(self, buffer) -> None:
+        """Queue the last frame's read-back into a pixel-pack ``buffer`` (see :meth:`Show.read_into`)."""
+        self.show.read_into(buffer)
+
     def release(self) -> None:
         self.show.close()

@@ -310,6 +310,12 @@ class Show:
         data = self._out.read(components=3, alignment=1)
         return np.frombuffer(data, np.uint8).reshape(self.size[1], self.size[0], 3)[::-1].copy()
 
+    def read_into(self, buffer) -> None:
+        """Queue a copy of the last frame into ``buffer`` (a pixel-pack buffer of at least
+        width × height × 3 bytes): RGB uint8, rows bottom first, no padding; ``buffer.read()``
+        waits for it (see :meth:`~livevis.render.Compositor.read_into`)."""
+        self._out.read_into(buffer, components=3, alignment=1)
+
     def overlay_lines(self, fps: float) -> list[str]:
         from livevis.overlay import overlay_lines
 
