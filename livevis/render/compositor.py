@@ -98,6 +98,7 @@ class Compositor:
         self._tex, self.fbo = _target(ctx, self.size, depth=True)
         self._scratch: tuple[moderngl.Texture, moderngl.Framebuffer] | None = None  # made when needed
         self._blender = LayerBlender(ctx)
+        self._released = False
 
     @property
     def size(self) -> tuple[int, int]:
@@ -192,10 +193,13 @@ class Compositor:
         self.ctx.copy_framebuffer(fbo, self.fbo)
 
     def release(self) -> None:
-        """Free the GL objects, including the layers'."""
+        """Free the GL objects, including the layers'. A second call does nothing."""
         for layer in self.layers:
             layer.release()
         self.layers = []
+        if self._released:
+            return
+        self._released = True
         targets = [(self._tex, self.fbo)] + ([self._scratch] if self._scratch is not None else [])
         for tex, fbo in targets:
             for attachment in fbo.color_attachments + ((fbo.depth_attachment,) if fbo.depth_attachment else ()):
