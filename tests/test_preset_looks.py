@@ -49,18 +49,7 @@ def demo_track_module():
 
 
 @pytest.fixture(scope="module")
-def gl():
-    from livevis.errors import LivevisError
-    from livevis.show.scene import offscreen_context
-
-    try:
-        return offscreen_context()
-    except LivevisError as err:
-        pytest.skip(str(err))
-
-
-@pytest.fixture(scope="module")
-def measures(gl, lively):
+def measures(ctx, lively):
     from livevis.analysis.emotion import load_emotion_model
 
     track, start, seconds = lively
@@ -68,7 +57,7 @@ def measures(gl, lively):
     out = {}
     for name in ["default", *sorted(set(SHIPPED) - FULL_FRAME_FACE)]:
         out[name], _ = face_contrast.render_and_measure(track, _preset(name), seconds, SIZE, start=start,
-                                                        ctx=gl, emotion=emotion)
+                                                        ctx=ctx, emotion=emotion)
     return out
 
 
@@ -111,7 +100,7 @@ def _render(scene, state, t):
 
 
 @pytest.mark.parametrize("name", ["default", *SHIPPED])
-def test_every_listed_layer_is_seen(gl, name, demo_track_module):
+def test_every_listed_layer_is_seen(ctx, name, demo_track_module):
     """Hiding any one of the preset's layers (its ``layer.N.enabled`` parameter) changes the
     picture visibly, over a second of real music."""
     from livevis.analysis.analyzer import Analyzer
@@ -125,7 +114,7 @@ def test_every_listed_layer_is_seen(gl, name, demo_track_module):
     analyzer = Analyzer(audio.rate, load_emotion_model())
     configure_analyzer(analyzer, preset)
     states = analyzer.feed(mono)[-10:]
-    scene = OfflineScene(gl, *SIZE, preset, say=lambda *_: None)
+    scene = OfflineScene(ctx, *SIZE, preset, say=lambda *_: None)
     try:
         for state in states:  # a second of the stream: the latent glide has pictures
             shown = _render(scene, state, state.time)
@@ -160,7 +149,7 @@ def _distance_to_gradient(pixels: np.ndarray, palette) -> float:
 
 @pytest.mark.parametrize("name", [n for n in SHIPPED if _preset(n).palette
                                   and any(s.kind == "background" for s in _preset(n).layers)])
-def test_background_uses_the_palette(gl, name):
+def test_background_uses_the_palette(ctx, name):
     """The background shader draws in the preset's colours: the hues of its picture lie nearer
     the palette's gradient than those of the same frame drawn without a palette."""
     from livevis.render import BackgroundLayer, Compositor
@@ -170,9 +159,9 @@ def test_background_uses_the_palette(gl, name):
     state = AnalysisState(valence=0.2, arousal=0.5, rms=0.3, bass=0.5, mid=0.4, high=0.3, onset=0.5)
     pictures = {}
     for key, palette in (("preset", preset.palette), ("none", ())):
-        layer = BackgroundLayer(gl, fragment=str(preset.shader_path()), params=preset.background.params,
+        layer = BackgroundLayer(ctx, fragment=str(preset.shader_path()), params=preset.background.params,
                                 palette=palette)
-        comp = Compositor(gl, *SIZE, [layer])
+        comp = Compositor(ctx, *SIZE, [layer])
         comp.render(state, 3.0)
         pictures[key] = comp.read_rgb().reshape(-1, 3).astype(float)
         comp.release()
@@ -181,7 +170,7 @@ def test_background_uses_the_palette(gl, name):
     assert near["preset"] < 0.8 * near["none"], near
 
 
-def test_portrait_frame_leaves_the_face_alone(gl):
+def test_portrait_frame_leaves_the_face_alone(ctx):
     """portrait's background is a frame over the photo: hiding it changes the edges of the
     picture, not its centre where the face is."""
     from livevis.show.scene import OfflineScene
@@ -190,7 +179,7 @@ def test_portrait_frame_leaves_the_face_alone(gl):
     preset = load_preset("portrait")
     bg = 1 + [s.kind for s in preset.layers].index("background")
     assert bg > 1 + [s.kind for s in preset.layers].index("face"), "the frame must be above the photo"
-    scene = OfflineScene(gl, *SIZE, preset, say=lambda *_: None)
+    scene = OfflineScene(ctx, *SIZE, preset, say=lambda *_: None)
     try:
         state = AnalysisState(time=1.0, valence=0.3, arousal=0.4, rms=0.3, bass=0.4, onset=0.3)
         shown = _render(scene, state, 1.0)
