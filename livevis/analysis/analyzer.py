@@ -78,10 +78,15 @@ class Analyzer:
         )
 
     def apply_settings(self, attack_s: float, release_s: float, conditioning: ConditioningSettings) -> None:
-        """Use a preset's emotion smoothing (attack/release times, seconds) and noise gate / AGC settings."""
+        """Use a preset's emotion smoothing (attack/release times, seconds) and noise gate / AGC
+        settings. A running :class:`~livevis.analysis.emotion.Smoother` keeps its value (live
+        parameter changes do not make the face jump)."""
         from livevis.analysis.emotion import Smoother
 
-        self.smoother = Smoother(attack_s, release_s, self.hop_s)
+        if isinstance(self.smoother, Smoother) and self.smoother.dt == self.hop_s:
+            self.smoother.set_times(attack_s, release_s)
+        else:
+            self.smoother = Smoother(attack_s, release_s, self.hop_s)
         self.conditioner.settings = conditioning
 
     def skip(self, n_source_samples: int) -> None:

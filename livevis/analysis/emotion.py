@@ -170,10 +170,22 @@ class Smoother:
     def __init__(self, attack_s: float = 0.2, release_s: float = 0.6, dt: float = 0.1) -> None:
         if attack_s < 0 or release_s < 0 or dt <= 0:
             raise ValueError(f"need attack_s >= 0, release_s >= 0, dt > 0; got {attack_s}, {release_s}, {dt}")
-        self.attack_s, self.release_s, self.dt = attack_s, release_s, dt
-        self._a_up = 1.0 if attack_s == 0 else 1.0 - math.exp(-dt / attack_s)
-        self._a_down = 1.0 if release_s == 0 else 1.0 - math.exp(-dt / release_s)
+        self.dt = dt
+        self.set_times(attack_s, release_s)
         self._y: np.ndarray | None = None
+
+    def set_times(self, attack_s: float, release_s: float) -> None:
+        """Change the attack/release time constants (seconds, >= 0), keeping the smoothed value
+        (a live knob turn must not make the face jump).
+
+        Raises:
+            ValueError: a negative time.
+        """
+        if attack_s < 0 or release_s < 0:
+            raise ValueError(f"need attack_s >= 0, release_s >= 0; got {attack_s}, {release_s}")
+        self.attack_s, self.release_s = attack_s, release_s
+        self._a_up = 1.0 if attack_s == 0 else 1.0 - math.exp(-self.dt / attack_s)
+        self._a_down = 1.0 if release_s == 0 else 1.0 - math.exp(-self.dt / release_s)
 
     def reset(self) -> None:
         """Forget the smoothed value; the next input is taken as is."""

@@ -139,13 +139,31 @@ def offscreen_context() -> moderngl.Context:
             ) from None
 
 
-def configure_analyzer(analyzer, preset) -> None:
-    """Apply the preset's ``emotion`` smoothing (attack/release time constants, seconds) and
-    ``audio`` input conditioning (noise gate, gain, AGC) to ``analyzer`` (an
-    :class:`~livevis.analysis.analyzer.Analyzer`), live and offline alike."""
+#: The live parameters that the analyser (not the renderer) acts on.
+ANALYSIS_PARAMS = ("face.smoothing.attack", "face.smoothing.release", "audio.gain_db", "audio.noise_gate_db")
+
+
+def analysis_settings(preset, params: dict[str, float] | None = None) -> tuple:
+    """``(attack_s, release_s, ConditioningSettings)`` for the analyser: the preset's ``emotion``
+    smoothing (time constants, seconds) and ``audio`` conditioning (noise gate dBFS, gain dB,
+    AGC), with the live parameters of :data:`ANALYSIS_PARAMS` in ``params`` (a registry
+    snapshot) taking precedence."""
     from livevis.audio.conditioning import settings_from_preset
 
-    analyzer.apply_settings(preset.emotion.attack_s, preset.emotion.release_s, settings_from_preset(preset.audio))
+    params = params or {}
+    cond = settings_from_preset(preset.audio)
+    cond = replace(cond, gain_db=float(params.get("audio.gain_db", cond.gain_db)),
+                   gate_db=float(params.get("audio.noise_gate_db", cond.gate_db)))
+    return (float(params.get("face.smoothing.attack", preset.emotion.attack_s)),
+            float(params.get("face.smoothing.release", preset.emotion.release_s)), cond)
+
+
+def configure_analyzer(analyzer, preset, params: dict[str, float] | None = None) -> None:
+    """Apply :func:`analysis_settings` (the preset's smoothing and input conditioning, overridden
+    by the live parameters in ``params``) to ``analyzer`` (an
+    :class:`~livevis.analysis.analyzer.Analyzer` or :class:`~livevis.audio.engine.AudioEngine`),
+    live and offline alike."""
+    analyzer.apply_settings(*analysis_settings(preset, params))
 
 
 def shown_state(state, params: dict[str, float]):

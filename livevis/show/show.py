@@ -22,8 +22,8 @@ from livevis.control.presets import (Crossfade, Preset, PresetError, PresetWatch
                                      preset_names)
 from livevis.errors import LivevisError
 from livevis.render.shaders import load_program
-from livevis.show.scene import (apply_layer_params, configure_analyzer, latent_layers, make_compositor, scene_time,
-                                shown_state)
+from livevis.show.scene import (ANALYSIS_PARAMS, apply_layer_params, configure_analyzer, latent_layers,
+                                make_compositor, scene_time, shown_state)
 from livevis.analysis.state import AnalysisState
 
 log = logging.getLogger("livevis.show")
@@ -73,6 +73,7 @@ class Show:
         if control:
             self.hub.start()
         self.registry = self.hub.registry
+        self._analysis_key: tuple | None = None  # what the analyser was last configured with
         self.ui = ShowUI()
         self.error: str | None = None
         self.switches = 0  # scenes built by preset switches and reloads
@@ -161,13 +162,22 @@ class Show:
 
     def configure_analyzer(self, analyzer) -> None:
         """Make ``analyzer`` the one feeding this show: its smoothing and input conditioning
-        follow the current preset now and on every preset switch."""
+        follow the current preset and its live parameters now, on every preset switch and on
+        every change of :data:`~livevis.show.scene.ANALYSIS_PARAMS`."""
         self.analyzer = analyzer
+        self._analysis_key = None
         self._apply_analysis_settings(self.preset)
 
-    def _apply_analysis_settings(self, preset: Preset) -> None:
-        if self.analyzer is not None:
-            configure_analyzer(self.analyzer, preset)
+    def _apply_analysis_settings(self, preset: Preset, params: dict[str, float] | None = None) -> None:
+        """Send the preset's smoothing and conditioning, with the live parameters that the
+        analyser acts on (:data:`ANALYSIS_PARAMS`), to the analyser; again only when they change."""
+        if self.analyzer is None:
+            return
+        params = self.registry.snapshot() if params is None else params
+        key = (preset,) + tuple(params.get(name) for name in ANALYSIS_PARAMS)
+        if key != self._analysis_key:
+            self._analysis_key = key
+            configure_analyzer(self.analyzer, preset, params)
 
     # ------------------------------------------------------------------ per frame
 
@@ -270,6 +280,7 @@ class Show:
         picture (RGBA8, ``size``)."""
         self._poll()
         p = self.registry.snapshot()
+        self._apply_analysis_settings(self.preset, p)
         if p.get("master.freeze", 0.0) >= 0.5 and self._have_frame:
             return self._out_tex
         state = self._state(t, p)
