@@ -29,12 +29,14 @@ from livevis.analysis.state import AU_INDEX, AU_NAMES, AnalysisState
 LINE_SHADE = 0.6  #: how dark a full-strength wrinkle makes the photo (0: none, 1: black)
 #: Per-AU gain of the photo warp, float32 (17,) in :data:`AU_NAMES` order. A photo moved by the
 #: 2D warp shows less than the 3D face for the same AU (no lit relief, a small face in the
-#: frame): these gains (brows, lid tightener and lip-corner depressor up; the jaw drop down,
-#: as a wide dark mouth reads "sad") were found by a coordinate search for the expressions to
-#: read as on the 3D face (``tools/legibility.py --prototypes --preset portrait``), kept ≤ 2 so
-#: the photo does not turn into a caricature.
+#: frame): these gains (brows, upper lid, lid tightener, lip-corner depressor, chin raise, lip
+#: press and parting up; lip stretch down, as a wide flat mouth reads "neutral" in fear) were
+#: found by a coordinate search for all seven expressions to read as intended
+#: (``tools/legibility.py --prototypes --preset portrait``: 14/14), kept ≤ 2.5 so that the photo
+#: does not turn into a caricature (3× gave black eye holes and a gaping mouth).
 AU_GAIN = np.ones(len(AU_NAMES), np.float32)
-for _au, _gain in {"AU01": 1.5, "AU04": 2.0, "AU07": 1.5, "AU15": 2.0, "AU26": 0.75}.items():
+for _au, _gain in {"AU01": 2.0, "AU04": 2.5, "AU05": 2.5, "AU07": 2.0, "AU10": 1.5, "AU15": 2.0, "AU17": 2.0,
+                   "AU20": 0.5, "AU23": 1.5, "AU25": 1.5, "AU26": 1.25}.items():
     AU_GAIN[AU_INDEX[_au]] = _gain
 SKIRT = 0.35  #: the fixed outer ring lies this fraction of the centre→boundary distance beyond the boundary
 
