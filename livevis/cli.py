@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="visualize live input (or a file played in real time) in a window")
     run.add_argument("--input", metavar="FILE", help="play this audio file and visualize it in sync")
     run.add_argument("--device", metavar="NAME|INDEX", help="audio input device (default: system default)")
+    run.add_argument("--camera", metavar="DEVICE|FILE",
+                     help="a camera (index, /dev/videoN or name, see 'livevis devices') or a video file played as "
+                          "one, whose faces steer the show as the preset's [camera] says")
     _add_window_options(run)
 
     render = sub.add_parser("render", help="render an audio file offline to an mp4 video")
@@ -85,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("presets", help="list the presets in presets/ and validate them")
 
-    sub.add_parser("devices", help="list audio inputs and outputs, and MIDI ports")
+    sub.add_parser("devices", help="list audio inputs and outputs, MIDI ports and cameras")
 
     demo = sub.add_parser("demo", help="play and visualize the built-in demo track (without a display or sound "
                           "device: render its first 30 s to livevis-demo.mp4)")
@@ -99,7 +102,7 @@ def _cmd_run(args, input_path) -> int:
     opts = RunOptions(input_path=input_path, device=getattr(args, "device", None), output_device=args.output_device,
                       fullscreen=args.fullscreen, screen=args.screen, size=args.size, model=args.model,
                       duration=args.duration, render_scale=args.render_scale, preset=args.preset,
-                      osc_host=args.osc_host)
+                      osc_host=args.osc_host, camera=getattr(args, "camera", None))
     def say(message: str) -> None:
         print(message, flush=True)
         logging.getLogger("livevis").info("%s", message)
@@ -221,7 +224,12 @@ def _cmd_devices() -> int:
     from livevis.audio.devices import format_device_table
     from livevis.control.midi import list_ports
 
+    from livevis.camera import list_cameras
+
     print(format_device_table())
+    cameras = list_cameras()
+    print("cameras:")
+    print("\n".join(f"  {path}  {name}" for path, name in cameras) if cameras else "  (none)")
     try:
         inputs, outputs = list_ports()
     except LivevisError as err:

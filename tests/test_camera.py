@@ -125,3 +125,74 @@ def _wait(cond, timeout: float = 3.0) -> bool:
             return True
         time.sleep(0.02)
     return False
+
+
+# ---------------------------------------------------------------- where the faces' emotion goes
+
+def test_mix_follows_the_presets_camera_section():
+    from livevis.analysis.state import AnalysisState
+    from livevis.camera import CameraState
+    from livevis.camera.mix import mix_state
+    from livevis.control.presets import parse_preset
+
+    music = AnalysisState(valence=-0.6, arousal=-0.4, aus=np.full(17, 0.2, np.float32))
+    happy = CameraState(valence=0.9, arousal=0.5, face=True, status="ok")
+    spec = lambda toml: parse_preset(toml).camera  # noqa: E731
+    mirror = mix_state(music, happy, spec('[camera]\ndrives = "face"'), "face")
+    assert (mirror.valence, mirror.arousal) == pytest.approx((0.9, 0.5))
+    assert mirror.aus[8] > 0.5  # AU12, the smile
+    assert mix_state(music, happy, spec('[camera]\ndrives = "face"'), "midi") is music
+    to_midi = mix_state(music, happy, spec(""), "midi")  # the default: the faces drive the MIDI
+    assert to_midi.valence == pytest.approx(0.9) and mix_state(music, happy, spec(""), "face") is music
+    half = mix_state(music, happy, spec('[camera]\ndrives = "blend"\nweight = 0.25'), "face")
+    assert half.valence == pytest.approx(0.75 * -0.6 + 0.25 * 0.9)
+    gone = CameraState(valence=0.9, arousal=0.5, face=False, status="no camera")
+    assert mix_state(music, gone, spec('[camera]\ndrives = "face"'), "face") is music
+    assert mix_state(music, happy, spec('[camera]\ndrives = "osc"'), "face") is music
+    with pytest.raises(Exception, match="drives"):
+        parse_preset('[camera]\ndrives = "lights"')
+
+
+def _still_video(ctx, tmp_path, name: str, seconds: float = 3.0):
+    from livevis.expression import prototype_aus
+    from livevis.face3d import portrait
+    from livevis.face3d.assets import default_portrait
+
+    try:
+        rig = portrait.make_rig(default_portrait())
+    except LivevisError as err:
+        pytest.skip(f"the face assets are unavailable: {err}")
+    renderer = portrait.PortraitRenderer(ctx, rig)
+    try:
+        still = renderer.render(prototype_aus(name) * portrait.AU_GAIN)
+    finally:
+        renderer.release()
+    path = tmp_path / f"{name}.mp4"
+    _write_video(path, [still] * int(seconds * FPS))
+    return path
+
+
+@pytest.mark.gl
+@pytest.mark.parametrize("expression,intended", [("happy", "happy"), ("surprised", "surprise")])
+def test_face_mirrors_the_camera(ctx, tmp_path, reader, expression, intended):
+    """drives = "face": the face on screen shows what the faces in front of the camera show,
+    as the same face-reading network reads it."""
+    from livevis.analysis.state import AnalysisState
+    from livevis.control.presets import parse_preset
+    from livevis.show.show import Show
+
+    source = CameraSource(_still_video(ctx, tmp_path, expression))
+    camera = CameraEmotion(source, reader, attack_s=0.0, release_s=0.0)
+    preset = parse_preset('[[layers]]\nkind = "face"\n[camera]\ndrives = "face"')
+    music = AnalysisState(valence=-0.5, arousal=-0.3)  # sad, calm music: what the face would show without a camera
+    with source:
+        assert _wait(lambda: camera.step().face, 5.0), "no face found on the camera"
+        show = Show(ctx, (1280, 720), preset, lambda: music, control=False, say=lambda *_: None, camera=camera)
+        try:
+            for k in range(5):
+                camera.step()
+                show.frame(0.2 * k)
+            reading = reader.read(show.read_rgb())
+        finally:
+            show.close()
+    assert reading is not None and reading.top == intended, (reading and reading.probs)

@@ -214,12 +214,15 @@ class ControlHub:
         log: one-line logger.
         osc_host: the address OSC input listens on whatever the presets say (``--osc-host``);
             None: each preset's ``osc.listen_host`` (default 127.0.0.1).
+        get_camera: returns the camera's newest :class:`~livevis.camera.CameraState` for the OSC
+            out (``/livevis/camera/*``); None: no camera.
 
     Use: ``hub.start()`` once; each frame ``hub.registry.snapshot()`` and ``hub.events.drain()``;
     on a preset switch or hot reload ``hub.apply(new_preset)``; at exit ``hub.close()``.
     """
 
-    def __init__(self, preset: Any, get_state: Any, log: Any = print, osc_host: str | None = None) -> None:
+    def __init__(self, preset: Any, get_state: Any, log: Any = print, osc_host: str | None = None,
+                 get_camera: Any = None) -> None:
         from livevis.params import ParamRegistry, apply_preset
 
         self.registry = ParamRegistry()
@@ -229,6 +232,7 @@ class ControlHub:
         self.tapper = TapTempo()
         self.preset = preset
         self.get_state = get_state
+        self.get_camera = get_camera
         self.log = log
         self.osc_host = osc_host
         self.midi = None
@@ -285,7 +289,8 @@ class ControlHub:
             try:
                 from livevis.control.osc import OscOutputThread, OscSender
 
-                self._osc_thread = OscOutputThread(OscSender(o.send_host, o.send_port), self.get_state, o.send_rate_hz)
+                self._osc_thread = OscOutputThread(OscSender(o.send_host, o.send_port), self.get_state, o.send_rate_hz,
+                                                   get_camera=self.get_camera)
                 self._osc_thread.start()
                 self.log(f"OSC analysis → {o.send_host}:{o.send_port}")
             except Exception as err:

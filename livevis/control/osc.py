@@ -16,7 +16,8 @@ Input (:class:`OscControl`), every message on a server thread, which only writes
 Output (:class:`OscSender`, :class:`OscOutputThread`): ``/livevis/valence``, ``/livevis/arousal``
 (−1..1), ``/livevis/aus`` (17 floats 0..1 in :data:`~livevis.analysis.state.AU_NAMES` order),
 ``/livevis/energy`` (≥ 0), ``/livevis/onset`` (0..1), ``/livevis/tempo`` (BPM),
-``/livevis/rms`` (0..1), ``/livevis/beat_phase`` (0..1) and ``/livevis/beat`` (1 on each beat).
+``/livevis/rms`` (0..1), ``/livevis/beat_phase`` (0..1) and ``/livevis/beat`` (1 on each beat);
+with a camera, ``/livevis/camera/valence``, ``/livevis/camera/arousal`` and ``/livevis/camera/face``.
 """
 
 from __future__ import annotations
@@ -270,6 +271,14 @@ class OscSender:
             self.send("/livevis/beat", 1)
         self._prev_phase = phase
 
+    def send_camera(self, camera: Any) -> None:
+        """Send the camera's reading (a :class:`~livevis.camera.CameraState`):
+        ``/livevis/camera/valence`` (−1..1), ``/livevis/camera/arousal`` (−0.5..1) and
+        ``/livevis/camera/face`` (1 while a face is in view, else 0)."""
+        self.send("/livevis/camera/valence", float(camera.valence))
+        self.send("/livevis/camera/arousal", float(camera.arousal))
+        self.send("/livevis/camera/face", 1 if camera.face else 0)
+
 
 class OscOutputThread(threading.Thread):
     """Calls :meth:`OscSender.send_state` with ``get_state()`` ``rate_hz`` times a second.
@@ -278,11 +287,14 @@ class OscOutputThread(threading.Thread):
         sender: the sender.
         get_state: returns the newest state (e.g. ``LatestState.get``); must not block.
         rate_hz: [1, 240].
+        get_camera: returns the camera's newest :class:`~livevis.camera.CameraState` (sent with
+            :meth:`OscSender.send_camera`), or None: no camera.
     """
 
-    def __init__(self, sender: OscSender, get_state: Callable[[], Any], rate_hz: float = 30.0) -> None:
+    def __init__(self, sender: OscSender, get_state: Callable[[], Any], rate_hz: float = 30.0,
+                 get_camera: Callable[[], Any] | None = None) -> None:
         super().__init__(name="livevis-osc-out", daemon=True)
-        self.sender, self.get_state = sender, get_state
+        self.sender, self.get_state, self.get_camera = sender, get_state, get_camera
         self.period = 1.0 / min(max(rate_hz, 1.0), 240.0)
         self._stop_event = threading.Event()
         self.error: BaseException | None = None
@@ -291,6 +303,8 @@ class OscOutputThread(threading.Thread):
         try:
             while not self._stop_event.wait(self.period):
                 self.sender.send_state(self.get_state())
+                if self.get_camera is not None:
+                    self.sender.send_camera(self.get_camera())
         except BaseException as err:
             self.error = err
 

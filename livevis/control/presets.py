@@ -284,6 +284,27 @@ class AudioSpec(_Model):
         return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
 
 
+class CameraSpec(_Model):
+    """What a camera's faces steer (``livevis run --camera``; Emotion2Music's face → emotion).
+
+    Attributes:
+        drives: ``"midi"``: the generative MIDI layer and the analysis MIDI out follow the
+            faces' valence/arousal (the paper's face → music pipeline), the face on screen
+            follows the music; ``"face"``: the face on screen mirrors the faces; ``"blend"``:
+            both follow a mix of the music's and the faces' emotion (``weight``); ``"osc"``:
+            nothing on screen or in MIDI, only ``/livevis/camera/*`` over OSC.
+        weight: the faces' share in ``"blend"``, [0, 1].
+        rate_hz: frames read a second, [1, 30].
+        attack_s, release_s: smoothing of the faces' valence/arousal, seconds, [0, 30].
+    """
+
+    drives: Literal["midi", "face", "blend", "osc"] = "midi"
+    weight: float = Field(0.5, ge=0.0, le=1.0)
+    rate_hz: float = Field(10.0, ge=1.0, le=30.0)
+    attack_s: float = Field(0.3, ge=0.0, le=30.0)
+    release_s: float = Field(1.0, ge=0.0, le=30.0)
+
+
 class OutputSpec(_Model):
     """Where the picture goes.
 
@@ -479,7 +500,7 @@ class Preset(_Model):
         crossfade_s: seconds to crossfade into this preset, [0, 60].
         layers: compositor layers, bottom first.
         palette: the show's colours ('#rrggbb' or [r, g, b]); renderers pick from it.
-        background, face, latent, emotion, audio, output, midi, osc: sections.
+        background, face, latent, emotion, audio, output, midi, osc, camera: sections.
         params: initial values of live parameters by name (e.g. ``"master.brightness" = 0.8``).
         source: the file it was loaded from (set by :func:`load_preset`, not in TOML).
     """
@@ -497,6 +518,7 @@ class Preset(_Model):
     output: OutputSpec = Field(default_factory=OutputSpec)
     midi: MidiSpec = Field(default_factory=MidiSpec)
     osc: OscSpec = Field(default_factory=OscSpec)
+    camera: CameraSpec = Field(default_factory=CameraSpec)
     params: dict[str, float] = Field(default_factory=dict)
     source: Path | None = Field(None, exclude=True)
 

@@ -37,6 +37,9 @@ class RunOptions:
             output sections give defaults that the options above override.
         osc_host: the address OSC input listens on (None: the preset's ``osc.listen_host``,
             127.0.0.1 unless it says otherwise); only used when the preset has ``osc.listen``.
+        camera: a camera or a video file whose faces steer the show (see
+            :func:`~livevis.camera.resolve_camera`; the preset's ``[camera]`` says what they
+            steer); None: no camera.
     """
 
     input_path: str | None = None
@@ -50,6 +53,7 @@ class RunOptions:
     render_scale: float | None = None
     preset: str | None = None
     osc_host: str | None = None
+    camera: str | None = None
 
 
 #: Pixels a software renderer can composite per frame while leaving the GIL and the CPU to
@@ -133,8 +137,10 @@ def run_live(opts: RunOptions, log=print) -> dict:
         output_device=opts.output_device, model=opts.model,
         settings=(preset.emotion.attack_s, preset.emotion.release_s, settings_from_preset(preset.audio)),
         log_level=logging.getLogger("livevis").getEffectiveLevel()), say=log)
-    show = None
+    show = camera = None
     try:
+        if opts.camera is not None:
+            camera = _start_camera(opts.camera, preset, log)  # a bad camera is one line, before the engine starts
         info = engine.start()  # opens the file or device in the engine process; raises its one-line errors
         if opts.input_path is not None:
             duration = info["duration"] if info["duration"] is not None else float("nan")
@@ -153,11 +159,12 @@ def run_live(opts: RunOptions, log=print) -> dict:
             return max(2, int(size[0] * scale)), max(2, int(size[1] * scale))
 
         show = Show(ctx, scaled(window.get_framebuffer_size()), preset, engine.get, analyzer=engine, say=log,
-                    osc_host=opts.osc_host)
+                    osc_host=opts.osc_host, camera=camera)
         log(f"preset: {preset.name or 'default'}")
         blitter = ScreenBlitter(ctx)
         banner = pyglet.text.Label("NO INPUT", font_size=36, weight="bold", color=(255, 80, 80, 255),
                                    x=20, y=20, anchor_x="left", anchor_y="bottom")
+        camera_label = pyglet.text.Label("", font_size=14, weight="bold", anchor_x="right", anchor_y="top")
         overlay = OverlayView()
         log(f"emotion model on {engine.wait_ready()['provider']}")
 
@@ -182,6 +189,13 @@ def run_live(opts: RunOptions, log=print) -> dict:
             blitter.draw(texture, size)
             if not engine.get().input_ok:
                 banner.draw()
+            if camera is not None:  # whoever is filmed can see that a camera is on
+                cam = camera.latest()
+                on = cam.status == "ok"
+                camera_label.text = ("● CAMERA" + (" · face" if cam.face else "")) if on else "NO CAMERA"
+                camera_label.color = (255, 60, 60, 255) if on else (255, 160, 60, 255)
+                camera_label.x, camera_label.y = window.width - 16, window.height - 12
+                camera_label.draw()
             dt = now - fps_clock["last"]
             fps_clock["last"] = now
             if dt > 0:
@@ -219,6 +233,9 @@ def run_live(opts: RunOptions, log=print) -> dict:
         engine.stop()
         if show is not None:
             show.close()
+        if camera is not None:
+            camera.stop()
+            camera.source.stop()
     elapsed = time.monotonic() - t0
     totals = engine.stats()
     stats.update(hops=totals["hops"], fps=stats["frames"] / max(elapsed, 1e-9),
@@ -227,6 +244,24 @@ def run_live(opts: RunOptions, log=print) -> dict:
     if totals["errors"]:
         log(f"{totals['errors']} analysis errors (see the log file)")
     return stats
+
+
+def _start_camera(spec: str, preset, log):
+    """Open the camera (or video file) and start reading the faces on it.
+
+    Raises:
+        CameraError: unknown camera, missing or unreadable video file.
+        FaceReaderError: OpenCV or the FER model is missing.
+    """
+    from livevis.camera import CameraEmotion, CameraSource
+
+    source = CameraSource(spec)
+    c = preset.camera
+    emotion = CameraEmotion(source, rate_hz=c.rate_hz, attack_s=c.attack_s, release_s=c.release_s)
+    source.start()
+    emotion.start()
+    log(f"camera: {source.path} ({'device' if source.is_device else 'video file'}); its faces drive: {c.drives}")
+    return emotion
 
 
 def _wait_first(engine, timeout: float = 3.0) -> None:

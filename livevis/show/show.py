@@ -25,6 +25,7 @@ from livevis.render.shaders import load_program
 from livevis.show.scene import (ANALYSIS_PARAMS, apply_layer_params, configure_analyzer, latent_layers,
                                 make_compositor, scene_time, shown_state)
 from livevis.analysis.state import AnalysisState
+from livevis.camera.mix import mix_state
 
 log = logging.getLogger("livevis.show")
 
@@ -53,6 +54,9 @@ class Show:
             video is deterministic; the preset file is not watched for changes.
         av_offset: delay the picture by ``output.av_offset_ms`` (the live output's latency
             compensation); False offline, where the picture and the sound are muxed in sync.
+        camera: a :class:`~livevis.camera.CameraEmotion` (anything with ``latest()`` returning a
+            :class:`~livevis.camera.CameraState`) whose faces steer the face, the MIDI out or
+            both as the preset's ``[camera]`` says, and go out over OSC; None: no camera.
 
     The host supplies the clock: :meth:`frame` takes the time ``t``, which drives the scene, the
     A/V-offset history and the offline latent glide, so the live show (``t`` from the window loop)
@@ -62,14 +66,16 @@ class Show:
 
     def __init__(self, ctx: moderngl.Context, size: tuple[int, int], preset: Preset, get_state,
                  analyzer=None, control: bool = True, say=print, osc_host: str | None = None,
-                 synchronous: bool = False, av_offset: bool = True) -> None:
+                 synchronous: bool = False, av_offset: bool = True, camera=None) -> None:
         from livevis.control import ControlHub
         from livevis.overlay import ShowUI
 
         self.ctx, self.size, self.get_state, self.analyzer, self.say = ctx, tuple(size), get_state, analyzer, say
         self.synchronous, self.av_offset = synchronous, av_offset
         self.preset = preset
-        self.hub = ControlHub(preset, get_state, log=say, osc_host=osc_host)
+        self.camera = camera
+        self.hub = ControlHub(preset, self._control_state if camera is not None else get_state, log=say,
+                              osc_host=osc_host, get_camera=camera.latest if camera is not None else None)
         if control:
             self.hub.start()
         self.registry = self.hub.registry
@@ -273,7 +279,15 @@ class Show:
                 state = past
                 if stamp <= now - offset:
                     break
-        return shown_state(state, p)
+        state = shown_state(state, p)
+        if self.camera is not None:
+            state = mix_state(state, self.camera.latest(), self.preset.camera, "face")
+        return state
+
+    def _control_state(self) -> AnalysisState:
+        """What the MIDI and OSC outputs see: the analysis, with the camera's faces mixed in as
+        the preset's ``[camera] drives`` says (:func:`~livevis.camera.mix.mix_state`)."""
+        return mix_state(self.get_state(), self.camera.latest(), self.preset.camera, "midi")
 
     def frame(self, t: float) -> moderngl.Texture:
         """Render one frame at host clock time ``t`` (seconds, non-decreasing); returns the
