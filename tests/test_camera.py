@@ -196,3 +196,40 @@ def test_face_mirrors_the_camera(ctx, tmp_path, reader, expression, intended):
         finally:
             show.close()
     assert reading is not None and reading.top == intended, (reading and reading.probs)
+
+
+@pytest.mark.gl
+def test_camera_reading_goes_out_over_osc(ctx, tmp_path, reader):
+    """drives = "osc": the faces' valence/arousal go out as /livevis/camera/* (a real UDP socket
+    on loopback), the face on screen keeps following the music."""
+    import threading
+
+    from pythonosc import dispatcher, osc_server
+
+    from livevis.analysis.state import AnalysisState
+    from livevis.control.presets import parse_preset
+    from livevis.show.show import Show
+
+    received: dict[str, list] = {}
+    disp = dispatcher.Dispatcher()
+    disp.set_default_handler(lambda address, *args: received.setdefault(address, []).append(args))
+    sink = osc_server.BlockingOSCUDPServer(("127.0.0.1", 0), disp)
+    threading.Thread(target=sink.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    preset = parse_preset(f'[[layers]]\nkind = "solid"\n[camera]\ndrives = "osc"\n'
+                          f'[osc]\nsend = true\nsend_host = "127.0.0.1"\nsend_port = {sink.server_address[1]}')
+    music = AnalysisState(valence=-0.5, arousal=-0.3)
+    source = CameraSource(_still_video(ctx, tmp_path, "happy"))
+    camera = CameraEmotion(source, reader, attack_s=0.0, release_s=0.0)
+    try:
+        with source, camera:
+            show = Show(ctx, (64, 36), preset, lambda: music, say=lambda *_: None, camera=camera)
+            try:
+                assert _wait(lambda: any(args[0] == 1 for args in received.get("/livevis/camera/face", [])), 8.0)
+                show.frame(0.0)
+                assert show._state(0.0, show.registry.snapshot()).valence == pytest.approx(-0.5)
+            finally:
+                show.close()
+    finally:
+        sink.shutdown()
+    assert received["/livevis/camera/valence"][-1][0] > 0.5, received["/livevis/camera/valence"]  # a happy face
+    assert all(args[0] == pytest.approx(-0.5) for args in received["/livevis/valence"][-3:])
