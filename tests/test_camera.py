@@ -54,16 +54,6 @@ def face_video(ctx, tmp_path_factory):
     return path
 
 
-@pytest.fixture(scope="module")
-def reader():
-    from livevis.face3d.reader import FaceReader
-
-    try:
-        return FaceReader()
-    except LivevisError as err:
-        pytest.skip(f"the FER2013 face reader is unavailable: {err}")
-
-
 @pytest.mark.gl
 def test_camera_emotion_follows_the_faces_expressions(face_video, reader):
     source = CameraSource(face_video, loop=False)
@@ -137,7 +127,7 @@ def test_mix_follows_the_presets_camera_section():
 
     music = AnalysisState(valence=-0.6, arousal=-0.4, aus=np.full(17, 0.2, np.float32))
     happy = CameraState(valence=0.9, arousal=0.5, face=True, status="ok")
-    spec = lambda toml: parse_preset(toml).camera  # noqa: E731
+    spec = lambda toml: parse_preset(toml).camera
     mirror = mix_state(music, happy, spec('[camera]\ndrives = "face"'), "face")
     assert (mirror.valence, mirror.arousal) == pytest.approx((0.9, 0.5))
     assert mirror.aus[8] > 0.5  # AU12, the smile

@@ -5,28 +5,16 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 import pytest
 
-from livevis.errors import LivevisError
 from tests.test_camera import _still_video, _wait
 from tests.test_midi import API, collect, jack, lights  # noqa: F401  (fixtures)
 
 MINOR = {0, 2, 3, 5, 7, 8, 10}
 
 
-@pytest.fixture(scope="module")
-def reader():
-    from livevis.face3d.reader import FaceReader
-
-    try:
-        return FaceReader()
-    except LivevisError as err:
-        pytest.skip(f"the FER2013 face reader is unavailable: {err}")
-
-
 @pytest.mark.gl
-def test_camera_faces_drive_the_generative_midi(ctx, tmp_path, reader, lights):
+def test_camera_faces_drive_the_generative_midi(ctx, tmp_path, reader, lights):  # noqa: F811
     from livevis.analysis.state import AnalysisState
     from livevis.camera import CameraEmotion, CameraSource
     from livevis.control.presets import parse_preset
@@ -50,7 +38,7 @@ drives = "midi"
         source = CameraSource(_still_video(ctx, tmp_path, expression, 4.0))
         camera = CameraEmotion(source, reader, attack_s=0.0, release_s=0.0)
         with source:
-            assert _wait(lambda: camera.step().face, 5.0)
+            assert _wait(lambda cam=camera: cam.step().face, 5.0)
             camera.start()
             t0 = time.monotonic()
             show = Show(ctx, (64, 36), preset, lambda: music, say=lambda *_: None, camera=camera)

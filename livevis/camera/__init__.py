@@ -2,6 +2,11 @@
 faces in them (:mod:`.emotion`), beside the audio input, steering the show."""
 
 from livevis.camera.emotion import CameraEmotion, CameraState
-from livevis.camera.source import CameraError, CameraSource, list_cameras, resolve_camera
+from livevis.camera.source import (
+    CameraError,
+    CameraSource,
+    list_cameras,
+    resolve_camera,
+)
 
 __all__ = ["CameraEmotion", "CameraError", "CameraSource", "CameraState", "list_cameras", "resolve_camera"]

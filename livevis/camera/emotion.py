@@ -74,7 +74,7 @@ class CameraEmotion:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="livevis-camera-emotion", daemon=True)
 
-    def start(self) -> "CameraEmotion":
+    def start(self) -> CameraEmotion:
         self._thread.start()
         return self
 
@@ -117,7 +117,7 @@ class CameraEmotion:
             self.step()
             self._stop.wait(max(0.0, self.period - (self.clock() - t0)))
 
-    def __enter__(self) -> "CameraEmotion":
+    def __enter__(self) -> CameraEmotion:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -104,7 +104,7 @@ class CameraSource:
 
     # ------------------------------------------------------------------ public
 
-    def start(self) -> "CameraSource":
+    def start(self) -> CameraSource:
         """Start reading (returns self)."""
         self._thread.start()
         return self
@@ -121,7 +121,7 @@ class CameraSource:
         if self._thread.is_alive():
             self._thread.join(timeout)
 
-    def __enter__(self) -> "CameraSource":
+    def __enter__(self) -> CameraSource:
         return self.start()
 
     def __exit__(self, *exc) -> None:
