@@ -113,6 +113,7 @@ def run_live(opts: RunOptions, log=print) -> dict:
     import moderngl
 
     from livevis.audio.conditioning import settings_from_preset
+    from livevis.audio.decode import open_audio
     from livevis.audio.engine import AudioEngine
     from livevis.audio.engine_process import EngineConfig
     from livevis.display import display_problem
@@ -125,6 +126,8 @@ def run_live(opts: RunOptions, log=print) -> dict:
     if problem is not None:
         raise LivevisError(f"{problem}: no window can open here; render to a video instead "
                            "(livevis render FILE -o out.mp4) or run under xvfb-run")
+    if opts.input_path is not None:
+        open_audio(opts.input_path)  # a missing or undecodable file is named before any device is looked for
     preset = load_preset(opts.preset) if opts.preset else default_preset()
     opts = replace(
         opts,
