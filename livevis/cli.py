@@ -34,6 +34,17 @@ def _ip(text: str) -> str:
                                          f"got {text!r}") from None
 
 
+def _host_port(text: str) -> str:
+    """argparse type: ``HOST:PORT``."""
+    from livevis.control.hops import parse_address
+
+    try:
+        parse_address(text)
+    except LivevisError as err:
+        raise argparse.ArgumentTypeError(str(err).split(": ", 1)[-1]) from None
+    return text
+
+
 def _seconds(text: str) -> float:
     """argparse type: a positive, finite number of seconds."""
     try:
@@ -74,7 +85,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--camera", metavar="DEVICE|FILE",
                      help="a camera (index, /dev/videoN or name, see 'livevis devices') or a video file played as "
                           "one, whose faces steer the show as the preset's [camera] says")
+    run.add_argument("--follow", type=_host_port, metavar="HOST:PORT",
+                     help="render node: render the hop stream another livevis sends to this address "
+                          "(0.0.0.0:PORT: every interface) instead of analysing audio here")
     _add_window_options(run)
+
+    analyze = sub.add_parser("analyze", help="analysis node, no window: analyse live input (or a file played in "
+                             "real time) and send each hop to render nodes ('livevis run --follow')")
+    analyze.add_argument("--send", type=_host_port, action="append", required=True, metavar="HOST:PORT",
+                         help="a render node's address (repeat for each node)")
+    analyze.add_argument("--input", metavar="FILE", help="play this audio file and analyse it in real time")
+    analyze.add_argument("--device", metavar="NAME|INDEX", help="audio input device (default: system default)")
+    analyze.add_argument("--output-device", metavar="NAME|INDEX", help="output device a file plays on")
+    analyze.add_argument("--preset", metavar="NAME|PATH", help="preset whose audio and emotion settings to use")
+    analyze.add_argument("--model", metavar="PATH", help="emotion model (.onnx); default: the built-in one")
+    analyze.add_argument("--duration", type=_seconds, metavar="SECONDS", help="stop after SECONDS")
 
     render = sub.add_parser("render", help="render an audio file offline to an mp4 video")
     render.add_argument("input", metavar="FILE", help="audio file")
@@ -102,7 +127,8 @@ def _cmd_run(args, input_path) -> int:
     opts = RunOptions(input_path=input_path, device=getattr(args, "device", None), output_device=args.output_device,
                       fullscreen=args.fullscreen, screen=args.screen, size=args.size, model=args.model,
                       duration=args.duration, render_scale=args.render_scale, preset=args.preset,
-                      osc_host=args.osc_host, camera=getattr(args, "camera", None))
+                      osc_host=args.osc_host, camera=getattr(args, "camera", None),
+                      follow=getattr(args, "follow", None))
     def say(message: str) -> None:
         print(message, flush=True)
         logging.getLogger("livevis").info("%s", message)
@@ -182,6 +208,22 @@ def _render(args) -> int:
     return 0
 
 
+def _cmd_analyze(args) -> int:
+    from livevis.control.hops import parse_address
+    from livevis.show.analyze import run_analyze
+
+    try:
+        with _stop_on_signals():
+            stats = run_analyze([parse_address(t) for t in args.send], input_path=args.input, device=args.device,
+                                output_device=args.output_device, preset=args.preset, model=args.model,
+                                duration=args.duration, log=lambda m: print(m, flush=True))
+    except _Stopped as stop:
+        print(f"livevis analyze: stopped by {stop}", flush=True)
+        return 0
+    print(f"sent {stats['hops']} hops in {stats['seconds']:.1f} s, {stats['restarts']} audio engine restarts")
+    return 0
+
+
 def _cmd_demo(args) -> int:
     """Play the demo live; without a window or a sound device, render its start to an mp4."""
     from pathlib import Path
@@ -257,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_run(args, args.input)
         if args.command == "render":
             return _cmd_render(args)
+        if args.command == "analyze":
+            return _cmd_analyze(args)
         if args.command == "presets":
             return _cmd_presets()
         if args.command == "devices":

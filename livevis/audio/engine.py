@@ -178,6 +178,11 @@ class AudioEngine:
             return replace(state, input_ok=False) if state.input_ok else state
         return state
 
+    @property
+    def version(self) -> int:
+        """Number of states the engine has published (0 until its first hop)."""
+        return self.slot.version
+
     def newest(self) -> tuple[AnalysisState, float]:
         """The newest state and the ``time.monotonic()`` at which its newest sample arrived."""
         return self.slot.read()

@@ -287,12 +287,14 @@ class ControlHub:
         o = self.preset.osc
         if o.send:
             try:
+                from livevis.control.hops import HopSender
                 from livevis.control.osc import OscOutputThread, OscSender
 
                 self._osc_thread = OscOutputThread(OscSender(o.send_host, o.send_port), self.get_state, o.send_rate_hz,
-                                                   get_camera=self.get_camera)
+                                                   get_camera=self.get_camera,
+                                                   hops=HopSender([(o.send_host, o.send_port)]))
                 self._osc_thread.start()
-                self.log(f"OSC analysis → {o.send_host}:{o.send_port}")
+                self.log(f"OSC analysis (and the hop stream for render nodes) → {o.send_host}:{o.send_port}")
             except Exception as err:
                 self._osc_thread = None
                 self._warn(f"OSC output off: {err}")

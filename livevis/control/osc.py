@@ -23,6 +23,7 @@ with a camera, ``/livevis/camera/valence``, ``/livevis/camera/arousal`` and ``/l
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any, Callable
 
 from livevis.control import ControlEvents, LearnState, TapTempo
@@ -280,6 +281,10 @@ class OscSender:
         self.send("/livevis/camera/face", 1 if camera.face else 0)
 
 
+#: How often (seconds) the output thread looks for a new hop to send to render nodes.
+HOP_POLL_S = 0.004
+
+
 class OscOutputThread(threading.Thread):
     """Calls :meth:`OscSender.send_state` with ``get_state()`` ``rate_hz`` times a second.
 
@@ -289,20 +294,31 @@ class OscOutputThread(threading.Thread):
         rate_hz: [1, 240].
         get_camera: returns the camera's newest :class:`~livevis.camera.CameraState` (sent with
             :meth:`OscSender.send_camera`), or None: no camera.
+        hops: also sends each new hop as one bundle (:mod:`livevis.control.hops`, for render
+            nodes that follow this analysis) within :data:`HOP_POLL_S` of its arrival; None: not.
     """
 
     def __init__(self, sender: OscSender, get_state: Callable[[], Any], rate_hz: float = 30.0,
-                 get_camera: Callable[[], Any] | None = None) -> None:
+                 get_camera: Callable[[], Any] | None = None, hops: Any = None) -> None:
         super().__init__(name="livevis-osc-out", daemon=True)
-        self.sender, self.get_state, self.get_camera = sender, get_state, get_camera
+        self.sender, self.get_state, self.get_camera, self.hops = sender, get_state, get_camera, hops
         self.period = 1.0 / min(max(rate_hz, 1.0), 240.0)
         self._stop_event = threading.Event()
         self.error: BaseException | None = None
 
     def run(self) -> None:
+        poll = min(self.period, HOP_POLL_S) if self.hops is not None else self.period
+        next_send = time.monotonic() + self.period
         try:
-            while not self._stop_event.wait(self.period):
-                self.sender.send_state(self.get_state())
+            while not self._stop_event.wait(poll):
+                state = self.get_state()
+                if self.hops is not None:
+                    self.hops.send(state)  # only when the hop is new
+                now = time.monotonic()
+                if now < next_send:
+                    continue
+                next_send = max(next_send + self.period, now)
+                self.sender.send_state(state)
                 if self.get_camera is not None:
                     self.sender.send_camera(self.get_camera())
         except BaseException as err:
@@ -312,6 +328,8 @@ class OscOutputThread(threading.Thread):
         self._stop_event.set()
         if self.is_alive():
             self.join(timeout)
+        if self.hops is not None and not self.is_alive():
+            self.hops.close()
 
 
 def address_of(name: str) -> str:

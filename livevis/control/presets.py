@@ -460,6 +460,18 @@ def _allow_entry(v: Any) -> str:
     return str(v).strip()
 
 
+def _host_port(v: Any) -> Any:
+    if v is None:
+        return None
+    from livevis.control.hops import parse_address
+
+    try:
+        host, port = parse_address(v, "osc.follow")
+    except Exception as err:
+        raise ValueError(str(err).split(": ", 1)[-1]) from None
+    return f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
+
+
 class OscSpec(_Model):
     """OSC input and output.
 
@@ -472,7 +484,10 @@ class OscSpec(_Model):
             ``192.168.1.0/24``); empty: any sender that can reach ``listen_host``.
         send: send the analysis.
         send_host, send_port: where to send it.
-        send_rate_hz: analysis messages per second, [1, 240].
+        send_rate_hz: analysis messages per second, [1, 240]. Each new hop is also sent as one
+            bundle (``/livevis/hop/*``) that render nodes follow.
+        follow: ``HOST:PORT`` on which this machine receives another livevis's hop stream and
+            renders it (a render node: no audio or analysis of its own); unset: analyse here.
         mappings: extra addresses → parameters (every parameter also has its own address).
     """
 
@@ -484,6 +499,7 @@ class OscSpec(_Model):
     send_host: str = "127.0.0.1"
     send_port: int = Field(7001, ge=1, le=65535)
     send_rate_hz: float = Field(30.0, ge=1.0, le=240.0)
+    follow: Annotated[str | None, BeforeValidator(_host_port)] = None
     mappings: list[OscMapping] = Field(default_factory=list)
 
 

@@ -13,6 +13,8 @@ import logging
 import time
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from livevis.errors import LivevisError
 from livevis.render.shaders import is_software_renderer
 
@@ -40,6 +42,9 @@ class RunOptions:
         camera: a camera or a video file whose faces steer the show (see
             :func:`~livevis.camera.resolve_camera`; the preset's ``[camera]`` says what they
             steer); None: no camera.
+        follow: ``HOST:PORT`` to receive another livevis's hop stream on and render it (a render
+            node: no audio, no analysis here; see :mod:`livevis.control.hops`); None: the
+            preset's ``osc.follow``, and if that is unset, analyse the audio here.
     """
 
     input_path: str | None = None
@@ -54,6 +59,7 @@ class RunOptions:
     preset: str | None = None
     osc_host: str | None = None
     camera: str | None = None
+    follow: str | None = None
 
 
 #: Pixels a software renderer can composite per frame while leaving the GIL and the CPU to
@@ -110,22 +116,19 @@ def run_live(opts: RunOptions, log=print) -> dict:
     Raises:
         LivevisError: unreadable file or preset, unknown/unopenable device, no display.
     """
-    import moderngl
-
     from livevis.audio.conditioning import settings_from_preset
     from livevis.audio.decode import open_audio
     from livevis.audio.engine import AudioEngine
     from livevis.audio.engine_process import EngineConfig
     from livevis.display import display_problem
-    from livevis.overlay import OverlayView
     from livevis.control.presets import default_preset, load_preset
-    from livevis.render import ScreenBlitter
-    from livevis.show.show import Show
 
     problem = display_problem()  # before any device opens or audio plays
     if problem is not None:
         raise LivevisError(f"{problem}: no window can open here; render to a video instead "
                            "(livevis render FILE -o out.mp4) or run under xvfb-run")
+    if opts.input_path is not None and opts.follow is not None:
+        raise LivevisError("--input and --follow exclude each other: a render node plays no audio of its own")
     if opts.input_path is not None:
         open_audio(opts.input_path)  # a missing or undecodable file is named before any device is looked for
     preset = load_preset(opts.preset) if opts.preset else default_preset()
@@ -135,23 +138,50 @@ def run_live(opts: RunOptions, log=print) -> dict:
         screen=preset.output.screen if opts.screen is None else opts.screen,
         size=tuple(preset.output.resolution) if opts.size is None else opts.size,
     )
+    follow = opts.follow or preset.osc.follow
+    if follow is not None:
+        engine = _follower(follow, preset)
+        return _run(opts, preset, engine, log)
     engine = AudioEngine(EngineConfig(
         input_path=opts.input_path, device=opts.device if opts.device is not None else preset.audio.input_device,
         output_device=opts.output_device, model=opts.model,
         settings=(preset.emotion.attack_s, preset.emotion.release_s, settings_from_preset(preset.audio)),
         log_level=logging.getLogger("livevis").getEffectiveLevel()), say=log)
+    return _run(opts, preset, engine, log)
+
+
+def _follower(address: str, preset):
+    """The hop-stream receiver a render node uses in place of the audio engine."""
+    from livevis.control.hops import HopFollower, parse_address
+    from livevis.control.osc_receiver import parse_allow_list
+
+    host, port = parse_address(address, "--follow")
+    return HopFollower(host, port, parse_allow_list(preset.osc.allow_from))
+
+
+def _run(opts: RunOptions, preset, engine, log) -> dict:
+    """The window loop around ``engine`` (an AudioEngine, or a HopFollower on a render node)."""
+    import moderngl
+
+    from livevis.overlay import OverlayView
+    from livevis.render import ScreenBlitter
+    from livevis.show.show import Show
+
     show = camera = None
     try:
         if opts.camera is not None:
             camera = _start_camera(opts.camera, preset, log)  # a bad camera is one line, before the engine starts
         info = engine.start()  # opens the file or device in the engine process; raises its one-line errors
-        if opts.input_path is not None:
+        if info["kind"] == "follow":
+            log(f"render node: following the hop stream on {info['address']}")
+        elif opts.input_path is not None:
             duration = info["duration"] if info["duration"] is not None else float("nan")
             log(f"playing {opts.input_path} ({duration:.1f} s) at {info['sample_rate']} Hz, "
                 f"output latency {info['output_latency'] * 1000:.0f} ms")
         else:
             log(f"listening to input {info['device']}: {info['device_name']} at {info['sample_rate']} Hz")
-        log(f"audio engine: process {info['pid']}, scheduling {info['scheduling']}")
+        if info["kind"] != "follow":
+            log(f"audio engine: process {info['pid']}, scheduling {info['scheduling']}")
 
         pyglet, window = _open_window(opts)  # while the engine loads the emotion model
         ctx = moderngl.create_context()
@@ -244,9 +274,20 @@ def run_live(opts: RunOptions, log=print) -> dict:
     stats.update(hops=totals["hops"], fps=stats["frames"] / max(elapsed, 1e-9),
                  skipped_samples=totals["skipped_samples"], overflows=totals["overflows"],
                  underruns=totals["underruns"], errors=totals["errors"], engine_restarts=totals["restarts"])
-    if totals["errors"]:
+    if _kind(engine) == "follow":
+        delays = engine.delays() * 1000
+        if len(delays):
+            log(f"hop stream: {totals['hops']} hops, sender → here median {np.median(delays):.1f} ms, "
+                f"p99 {np.percentile(delays, 99):.1f} ms; {totals['restarts']} sender restarts; dropped "
+                + ", ".join(f"{totals['dropped_' + k]} {k}" for k in ("old", "malformed", "refused", "foreign")))
+    elif totals["errors"]:
         log(f"{totals['errors']} analysis errors (see the log file)")
     return stats
+
+
+def _kind(engine) -> str:
+    """``follow`` for a render node's hop-stream receiver, else what the audio engine opened."""
+    return engine.info.get("kind", "")
 
 
 def _start_camera(spec: str, preset, log):
@@ -270,5 +311,5 @@ def _start_camera(spec: str, preset, log):
 def _wait_first(engine, timeout: float = 3.0) -> None:
     """Wait for the engine's first analysed hop (PulseAudio may take ~2 s to start); the show starts anyway."""
     deadline = time.monotonic() + timeout
-    while engine.slot.version == 0 and time.monotonic() < deadline:
+    while engine.version == 0 and time.monotonic() < deadline:
         time.sleep(0.01)
