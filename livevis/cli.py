@@ -88,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--follow", type=_host_port, metavar="HOST:PORT",
                      help="render node: render the hop stream another livevis sends to this address "
                           "(0.0.0.0:PORT: every interface) instead of analysing audio here")
+    run.add_argument("--link", action="store_true", default=None,
+                     help="join the Ableton Link session: tempo and beat phase follow its peers (also [link] in a preset)")
     _add_window_options(run)
 
     analyze = sub.add_parser("analyze", help="analysis node, no window: analyse live input (or a file played in "
@@ -100,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--preset", metavar="NAME|PATH", help="preset whose audio and emotion settings to use")
     analyze.add_argument("--model", metavar="PATH", help="emotion model (.onnx); default: the built-in one")
     analyze.add_argument("--duration", type=_seconds, metavar="SECONDS", help="stop after SECONDS")
+    analyze.add_argument("--link", action="store_true", help="join the Ableton Link session: the hops carry its "
+                         "tempo and beat phase")
 
     render = sub.add_parser("render", help="render an audio file offline to an mp4 video")
     render.add_argument("input", metavar="FILE", help="audio file")
@@ -128,7 +132,7 @@ def _cmd_run(args, input_path) -> int:
                       fullscreen=args.fullscreen, screen=args.screen, size=args.size, model=args.model,
                       duration=args.duration, render_scale=args.render_scale, preset=args.preset,
                       osc_host=args.osc_host, camera=getattr(args, "camera", None),
-                      follow=getattr(args, "follow", None))
+                      follow=getattr(args, "follow", None), link=getattr(args, "link", None))
     def say(message: str) -> None:
         print(message, flush=True)
         logging.getLogger("livevis").info("%s", message)
@@ -216,7 +220,7 @@ def _cmd_analyze(args) -> int:
         with _stop_on_signals():
             stats = run_analyze([parse_address(t) for t in args.send], input_path=args.input, device=args.device,
                                 output_device=args.output_device, preset=args.preset, model=args.model,
-                                duration=args.duration, log=lambda m: print(m, flush=True))
+                                duration=args.duration, link=args.link, log=lambda m: print(m, flush=True))
     except _Stopped as stop:
         print(f"livevis analyze: stopped by {stop}", flush=True)
         return 0

@@ -305,6 +305,18 @@ class CameraSpec(_Model):
     release_s: float = Field(1.0, ge=0.0, le=30.0)
 
 
+class LinkSpec(_Model):
+    """Ableton Link (``livevis run --link``): tempo and beat phase shared with the session's peers.
+
+    Attributes:
+        enabled: join the Link session on the local network.
+        quantum: beats per bar for phase alignment, [1, 16].
+    """
+
+    enabled: bool = False
+    quantum: float = Field(4.0, ge=1.0, le=16.0)
+
+
 class OutputSpec(_Model):
     """Where the picture goes.
 
@@ -535,6 +547,7 @@ class Preset(_Model):
     midi: MidiSpec = Field(default_factory=MidiSpec)
     osc: OscSpec = Field(default_factory=OscSpec)
     camera: CameraSpec = Field(default_factory=CameraSpec)
+    link: LinkSpec = Field(default_factory=LinkSpec)
     params: dict[str, float] = Field(default_factory=dict)
     source: Path | None = Field(None, exclude=True)
 

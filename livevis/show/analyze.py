@@ -19,7 +19,7 @@ POLL_S = 0.002
 
 def run_analyze(targets: list[tuple[str, int]], input_path: str | None = None, device: str | None = None,
                 output_device: str | None = None, preset: str | None = None, model: str | None = None,
-                duration: float | None = None, log=print) -> dict:
+                duration: float | None = None, link: bool = False, log=print) -> dict:
     """Analyse until the file ends, ``duration`` seconds pass or the process is interrupted.
 
     Args:
@@ -29,6 +29,8 @@ def run_analyze(targets: list[tuple[str, int]], input_path: str | None = None, d
         preset: preset name or path, for its audio and emotion settings (None: the default preset).
         model: emotion model (.onnx; None: the built-in one).
         duration: seconds to run (None: until the file ends or forever for an input).
+        link: join the Ableton Link session: the hops carry its tempo and beat phase when it has
+            other peers (:class:`~livevis.control.link.LinkSession`).
 
     Returns:
         ``hops`` sent, ``datagrams`` sent, ``restarts`` of the engine, ``seconds`` run.
@@ -54,6 +56,11 @@ def run_analyze(targets: list[tuple[str, int]], input_path: str | None = None, d
         log_level=logging.getLogger("livevis").getEffectiveLevel()), say=log)
     hops = 0
     t0 = time.monotonic()
+    session = None
+    if link:
+        from livevis.control.link import join_link
+
+        session = join_link(spec.link, log)
     try:
         info = engine.start()
         source = input_path if input_path is not None else f"input {info['device']}: {info['device_name']}"
@@ -68,12 +75,15 @@ def run_analyze(targets: list[tuple[str, int]], input_path: str | None = None, d
                 next_supervise = now + 0.1
                 if (input_path is not None and engine.finished) or (duration is not None and now - t0 >= duration):
                     break
-            if engine.version and sender.send(engine.get()):
+            state = engine.get() if session is None else session.apply(engine.get())
+            if engine.version and sender.send(state):
                 hops += 1
             time.sleep(POLL_S)
     finally:
         engine.stop()
         sender.close()
+        if session is not None:
+            session.close()
     if hops == 0 and input_path is None:
         raise LivevisError("no hop was analysed: the input gave no sound (see 'livevis devices')")
     return {"hops": hops, "datagrams": sender.sent, "restarts": engine.restarts,

@@ -45,6 +45,8 @@ class RunOptions:
         follow: ``HOST:PORT`` to receive another livevis's hop stream on and render it (a render
             node: no audio, no analysis here; see :mod:`livevis.control.hops`); None: the
             preset's ``osc.follow``, and if that is unset, analyse the audio here.
+        link: join the Ableton Link session (tempo and beat phase follow its peers); None: as the
+            preset's ``[link] enabled`` says.
     """
 
     input_path: str | None = None
@@ -60,6 +62,7 @@ class RunOptions:
     osc_host: str | None = None
     camera: str | None = None
     follow: str | None = None
+    link: bool | None = None
 
 
 #: Pixels a software renderer can composite per frame while leaving the GIL and the CPU to
@@ -167,8 +170,15 @@ def _run(opts: RunOptions, preset, engine, log) -> dict:
     from livevis.render import ScreenBlitter
     from livevis.show.show import Show
 
-    show = camera = None
+    show = camera = link = None
+    get_state = engine.get
     try:
+        if opts.link or (opts.link is None and preset.link.enabled):
+            from livevis.control.link import join_link
+
+            link = join_link(preset.link, log)
+        if link is not None:
+            get_state = lambda: link.apply(engine.get())  # noqa: E731  tempo and beat phase: the session's
         if opts.camera is not None:
             camera = _start_camera(opts.camera, preset, log)  # a bad camera is one line, before the engine starts
         info = engine.start()  # opens the file or device in the engine process; raises its one-line errors
@@ -191,8 +201,8 @@ def _run(opts: RunOptions, preset, engine, log) -> dict:
         def scaled(size):
             return max(2, int(size[0] * scale)), max(2, int(size[1] * scale))
 
-        show = Show(ctx, scaled(window.get_framebuffer_size()), preset, engine.get, analyzer=engine, say=log,
-                    osc_host=opts.osc_host, camera=camera)
+        show = Show(ctx, scaled(window.get_framebuffer_size()), preset, get_state, analyzer=engine, say=log,
+                    osc_host=opts.osc_host, camera=camera, link=link)
         log(f"preset: {preset.name or 'default'}")
         blitter = ScreenBlitter(ctx)
         banner = pyglet.text.Label("NO INPUT", font_size=36, weight="bold", color=(255, 80, 80, 255),
@@ -269,6 +279,8 @@ def _run(opts: RunOptions, preset, engine, log) -> dict:
         if camera is not None:
             camera.stop()
             camera.source.stop()
+        if link is not None:
+            link.close()
     elapsed = time.monotonic() - t0
     totals = engine.stats()
     stats.update(hops=totals["hops"], fps=stats["frames"] / max(elapsed, 1e-9),

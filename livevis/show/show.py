@@ -57,6 +57,8 @@ class Show:
         camera: a :class:`~livevis.camera.CameraEmotion` (anything with ``latest()`` returning a
             :class:`~livevis.camera.CameraState`) whose faces steer the face, the MIDI out or
             both as the preset's ``[camera]`` says, and go out over OSC; None: no camera.
+        link: the :class:`~livevis.control.link.LinkSession` whose tempo ``get_state`` already
+            follows, for the overlay's Link line; None: no Link.
 
     The host supplies the clock: :meth:`frame` takes the time ``t``, which drives the scene, the
     A/V-offset history and the offline latent glide, so the live show (``t`` from the window loop)
@@ -66,7 +68,7 @@ class Show:
 
     def __init__(self, ctx: moderngl.Context, size: tuple[int, int], preset: Preset, get_state,
                  analyzer=None, control: bool = True, say=print, osc_host: str | None = None,
-                 synchronous: bool = False, av_offset: bool = True, camera=None) -> None:
+                 synchronous: bool = False, av_offset: bool = True, camera=None, link=None) -> None:
         from livevis.control import ControlHub
         from livevis.overlay import ShowUI
 
@@ -74,6 +76,7 @@ class Show:
         self.synchronous, self.av_offset = synchronous, av_offset
         self.preset = preset
         self.camera = camera
+        self.link = link
         self.hub = ControlHub(preset, self._control_state if camera is not None else get_state, log=say,
                               osc_host=osc_host, get_camera=camera.latest if camera is not None else None)
         if control:
@@ -347,6 +350,8 @@ class Show:
         names = self.registry.names()
         state = self.get_state()
         load = f"analysis: {state.skipped_hops} hops skipped, {state.overflows} input overflows"
+        if self.link is not None:
+            load += " · " + self.link.status()
         return [load] + overlay_lines(
             self.get_state(), fps=fps, preset=self.preset.name,
             fade=self.fade.alpha() if self.fade is not None else None, params=self.registry.snapshot(),
