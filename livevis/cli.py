@@ -90,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "(0.0.0.0:PORT: every interface) instead of analysing audio here")
     run.add_argument("--link", action="store_true", default=None,
                      help="join the Ableton Link session: tempo and beat phase follow its peers (also [link] in a preset)")
+    run.add_argument("--ndi", metavar="NAME", help="also publish the picture as the NDI source NAME "
+                     "(needs the optional cyndilib: pip install 'livevis[ndi]')")
     _add_window_options(run)
 
     analyze = sub.add_parser("analyze", help="analysis node, no window: analyse live input (or a file played in "
@@ -132,7 +134,8 @@ def _cmd_run(args, input_path) -> int:
                       fullscreen=args.fullscreen, screen=args.screen, size=args.size, model=args.model,
                       duration=args.duration, render_scale=args.render_scale, preset=args.preset,
                       osc_host=args.osc_host, camera=getattr(args, "camera", None),
-                      follow=getattr(args, "follow", None), link=getattr(args, "link", None))
+                      follow=getattr(args, "follow", None), link=getattr(args, "link", None),
+                      ndi=getattr(args, "ndi", None))
     def say(message: str) -> None:
         print(message, flush=True)
         logging.getLogger("livevis").info("%s", message)

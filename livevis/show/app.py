@@ -47,6 +47,8 @@ class RunOptions:
             preset's ``osc.follow``, and if that is unset, analyse the audio here.
         link: join the Ableton Link session (tempo and beat phase follow its peers); None: as the
             preset's ``[link] enabled`` says.
+        ndi: publish the composited picture as the NDI source of this name
+            (:class:`~livevis.show.ndi.NdiOutput`); None: no NDI.
     """
 
     input_path: str | None = None
@@ -63,6 +65,7 @@ class RunOptions:
     camera: str | None = None
     follow: str | None = None
     link: bool | None = None
+    ndi: str | None = None
 
 
 #: Pixels a software renderer can composite per frame while leaving the GIL and the CPU to
@@ -170,7 +173,7 @@ def _run(opts: RunOptions, preset, engine, log) -> dict:
     from livevis.render import ScreenBlitter
     from livevis.show.show import Show
 
-    show = camera = link = None
+    show = camera = link = ndi = None
     get_state = engine.get
     try:
         if opts.link or (opts.link is None and preset.link.enabled):
@@ -204,6 +207,11 @@ def _run(opts: RunOptions, preset, engine, log) -> dict:
         show = Show(ctx, scaled(window.get_framebuffer_size()), preset, get_state, analyzer=engine, say=log,
                     osc_host=opts.osc_host, camera=camera, link=link)
         log(f"preset: {preset.name or 'default'}")
+        if opts.ndi is not None:
+            from livevis.show.ndi import NdiOutput
+
+            ndi = NdiOutput(ctx, opts.ndi, show.size, preset.output.fps)
+            log(f"NDI source: {opts.ndi} ({show.size[0]}x{show.size[1]})")
         blitter = ScreenBlitter(ctx)
         banner = pyglet.text.Label("NO INPUT", font_size=36, weight="bold", color=(255, 80, 80, 255),
                                    x=20, y=20, anchor_x="left", anchor_y="bottom")
@@ -228,6 +236,8 @@ def _run(opts: RunOptions, preset, engine, log) -> dict:
                 if stats["render_errors"] <= 3 or stats["render_errors"] % 600 == 0:
                     logging.getLogger("livevis.app").exception("render error %d", stats["render_errors"])
                 texture = show.last_texture
+            if ndi is not None:
+                ndi.send(texture)
             ctx.screen.use()
             blitter.draw(texture, size)
             if not engine.get().input_ok:
@@ -281,6 +291,8 @@ def _run(opts: RunOptions, preset, engine, log) -> dict:
             camera.source.stop()
         if link is not None:
             link.close()
+        if ndi is not None:
+            ndi.close()
     elapsed = time.monotonic() - t0
     totals = engine.stats()
     stats.update(hops=totals["hops"], fps=stats["frames"] / max(elapsed, 1e-9),
