@@ -9,8 +9,9 @@ frame the host time (``time.monotonic()``, one clock for all processes on a mach
 time of the hop it drew.
 
 Reported: the spread between the nodes (at each frame of node A, the stream time node B was
-drawing at that moment, minus A's: 0 when both show the same hop), the follower's delay from the
-sender's sending to the hop's arrival, and the frame rates.
+drawing at that moment, minus A's: 0 when both show the same hop), the follower's added latency in
+two parts (the sender's sending → the hop's arrival, and the arrival → the end of the first frame
+that drew it), and the frame rates.
 
     python tools/bench_render_nodes.py [--seconds 60] [--track FILE] [--size 320x180]
 """
@@ -49,9 +50,10 @@ def node(port: int, seconds: float, size: tuple[int, int], out: str) -> None:
         next_frame = t0
         while time.monotonic() - t0 < seconds:
             now = time.monotonic()
-            show.frame(now - t0)
+            _, arrived = follower.newest()
+            show.frame(now - t0)  # draws the newest hop (what newest() just returned, or one newer)
             ctx.finish()
-            frames.append((time.monotonic(), follower.get().time))
+            frames.append((time.monotonic(), follower.get().time, arrived))
             next_frame = max(next_frame + 1 / 60, time.monotonic())
             time.sleep(max(0.0, next_frame - time.monotonic()))
         show.close()
@@ -101,6 +103,12 @@ def main(argv=None) -> int:
     spread = np.abs(fb[idx[ok], 1] - fa[ok, 1])
     hop = float(np.median(np.diff(np.unique(fa[:, 1])))) if len(np.unique(fa[:, 1])) > 2 else float("nan")
     delays = np.concatenate([a["delays"], b["delays"]]) * 1000
+    # hop arrival → the end of the first frame that drew it (per node)
+    to_frame = []
+    for f in (fa, fb):
+        _, first = np.unique(f[:, 1], return_index=True)
+        to_frame.append((f[first, 0] - f[first, 2])[1:])
+    to_frame = np.concatenate(to_frame) * 1000
     report = {
         "seconds": args.seconds, "frames": [len(fa), len(fb)],
         "fps": [round(len(f) / (f[-1, 0] - f[0, 0]), 1) for f in (fa, fb)],
@@ -112,6 +120,8 @@ def main(argv=None) -> int:
                       "within_one_hop_fraction": round(float(np.mean(spread <= hop + 1e-9)), 4)},
         "sender_to_node_ms": {"median": round(float(np.median(delays)), 1),
                               "p99": round(float(np.percentile(delays, 99)), 1)},
+        "arrival_to_frame_ms": {"median": round(float(np.median(to_frame)), 1),
+                                "p99": round(float(np.percentile(to_frame, 99)), 1)},
     }
     print(json.dumps(report, indent=2))
     return 0
