@@ -273,14 +273,17 @@ class ControlHub:
         spec = self.preset.midi
         if spec.output is not None or spec.virtual_output:
             try:
-                from livevis.control.midi import AnalysisToMidi, GenerativePlayer, MidiOutput, MidiOutputThread
+                from livevis.control.midi import (AnalysisToMidi, ClockOut, GenerativePlayer, MidiOutput,
+                                                  MidiOutputThread)
 
                 self._midi_out = MidiOutput(spec.output, virtual=spec.virtual_output, api=spec.api)
                 gen = GenerativePlayer.from_spec(spec.generative) if spec.generative.enabled else None
                 self._midi_thread = MidiOutputThread(self._midi_out, self.get_state, AnalysisToMidi.from_spec(spec),
-                                                     gen, get_tempo=lambda: self.registry.get("tempo.bpm"))
+                                                     gen, get_tempo=lambda: self.registry.get("tempo.bpm"),
+                                                     clock=ClockOut() if spec.clock_out else None)
                 self._midi_thread.start()
-                self.log(f"MIDI output: {self._midi_out.name}" + (" (+ generative)" if gen else ""))
+                self.log(f"MIDI output: {self._midi_out.name}" + (" (+ generative)" if gen else "")
+                         + (" (+ clock)" if spec.clock_out else ""))
             except Exception as err:
                 self._midi_out = self._midi_thread = None
                 self._warn(f"MIDI output off: {err}")
@@ -346,8 +349,8 @@ class ControlHub:
                 self._warn(f"MIDI input: {err}")
         elif preset.midi.input is not None or preset.midi.virtual_input:
             self._start_midi_in()
-        out_keys = ("api", "output", "virtual_output", "out_channel", "valence_cc", "arousal_cc", "energy_cc",
-                    "beat_note", "onset_note", "quadrant_base", "generative")
+        out_keys = ("api", "output", "virtual_output", "clock_out", "out_channel", "valence_cc", "arousal_cc",
+                    "energy_cc", "beat_note", "onset_note", "quadrant_base", "generative")
         midi_out_changed = any(getattr(old.midi, k) != getattr(preset.midi, k) for k in out_keys)
         osc_out_changed = (old.osc.send, old.osc.send_host, old.osc.send_port, old.osc.send_rate_hz) != \
             (preset.osc.send, preset.osc.send_host, preset.osc.send_port, preset.osc.send_rate_hz)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
+import math
 import os
 import random
 import sys
@@ -684,6 +685,60 @@ class GenerativePlayer:
         return out
 
 
+class ClockOut:
+    """MIDI clock out (24 pulses per beat, start/stop) locked to the show's tempo and beat phase.
+
+    An internal beat position runs at the state's tempo; each step it is pulled a tenth of the way
+    towards the state's beat phase (a phase-locked loop), so the pulses keep an even spacing while
+    the beat that starts every 24th pulse stays on the show's beat: the analysed one, or Ableton
+    Link's when the show follows a Link session (then the phase is exact and continuous).
+
+    Args:
+        gain: fraction of the phase error corrected per step, (0, 1].
+    """
+
+    PPQN = 24
+
+    def __init__(self, gain: float = 0.1) -> None:
+        self.gain = gain
+        self._pos: float | None = None  # beats
+        self._last: float | None = None
+        self._pulse = 0
+        self.running = False
+
+    def step(self, tempo: float, beat_phase: float, now: float) -> list:
+        """Messages due at host time ``now`` (seconds): ``start`` on the first beat after the
+        tempo becomes known, then a ``clock`` for every 1/24 beat passed (the first one on that
+        beat, as MIDI specifies), and ``stop`` when the tempo is lost (0). After a stall the clock
+        skips ahead instead of sending a burst."""
+        mido = _mido()
+        if tempo <= 0:
+            return self.stop()
+        if self._pos is None:  # wait for the next beat boundary
+            self._pos, self._last = float(beat_phase), now
+            self._pulse = math.ceil(self._pos - 1e-9) * self.PPQN
+            return []
+        self._pos += (now - self._last) * tempo / 60.0
+        self._last = now
+        self._pos += self.gain * ((beat_phase - self._pos + 0.5) % 1.0 - 0.5)
+        out = []
+        if self._pos * self.PPQN - self._pulse > self.PPQN:  # stalled for more than a beat
+            self._pulse = math.floor(self._pos * self.PPQN)
+        if not self.running and self._pos * self.PPQN >= self._pulse:
+            out.append(mido.Message("start"))
+            self.running = True
+        while self.running and self._pos * self.PPQN >= self._pulse:
+            out.append(mido.Message("clock"))
+            self._pulse += 1
+        return out
+
+    def stop(self) -> list:
+        """``stop`` if running."""
+        out = [_mido().Message("stop")] if self.running else []
+        self.running, self._pos = False, None
+        return out
+
+
 class MidiOutputThread(threading.Thread):
     """Sends :class:`AnalysisToMidi` and :class:`GenerativePlayer` output from the newest state.
 
@@ -695,14 +750,15 @@ class MidiOutputThread(threading.Thread):
         generative: generated music, or None.
         rate_hz: update rate, [10, 1000].
         get_tempo: optional tempo override in BPM (e.g. the ``tempo.bpm`` parameter), 0: none.
+        clock: MIDI clock out (:class:`ClockOut`) at the state's tempo and beat phase, or None.
     """
 
     def __init__(self, output: MidiOutput, get_state: Callable[[], Any], analysis: AnalysisToMidi | None = None,
                  generative: GenerativePlayer | None = None, rate_hz: float = 200.0,
-                 get_tempo: Callable[[], float] | None = None) -> None:
+                 get_tempo: Callable[[], float] | None = None, clock: ClockOut | None = None) -> None:
         super().__init__(name="livevis-midi-out", daemon=True)
         self.output, self.get_state = output, get_state
-        self.analysis, self.generative = analysis, generative
+        self.analysis, self.generative, self.clock = analysis, generative, clock
         self.period = 1.0 / min(max(rate_hz, 10.0), 1000.0)
         self.get_tempo = get_tempo
         self._stop_event = threading.Event()
@@ -719,6 +775,8 @@ class MidiOutputThread(threading.Thread):
                 if self.generative is not None:
                     hint = (self.get_tempo() if self.get_tempo else 0.0) or float(state.tempo)
                     msgs += self.generative.step(now, state.valence, state.arousal, hint)
+                if self.clock is not None:
+                    msgs += self.clock.step(float(state.tempo), float(state.beat_phase), now)
                 if msgs:
                     self.output.send(msgs)
         except BaseException as err:  # keep the show running; report via .error
@@ -729,6 +787,8 @@ class MidiOutputThread(threading.Thread):
                 tail += self.analysis.release()
             if self.generative is not None:
                 tail += self.generative.stop()
+            if self.clock is not None:
+                tail += self.clock.stop()
             try:
                 self.output.send(tail)
             except Exception:

@@ -408,6 +408,8 @@ class MidiSpec(_Model):
         note_presets: note number (as text key, "36") → preset name; a note-on switches.
         program_presets: program number n (0-based) → the n-th preset name in this list.
         clock_tempo: follow incoming MIDI clock (24 ppqn) as the tempo.
+        clock_out: send MIDI clock (24 ppqn, start/stop) at the show's tempo and beat phase
+            (Ableton Link's when the show follows a Link session) on the output port.
         tap_note, tap_cc: a note / CC (value >= 64) that taps the tempo.
         out_channel: channel 1..16 for analysis output.
         valence_cc, arousal_cc, energy_cc: CC numbers for output (valence/arousal -1..1 →
@@ -426,6 +428,7 @@ class MidiSpec(_Model):
     note_presets: dict[str, str] = Field(default_factory=dict)
     program_presets: list[str] = Field(default_factory=list)
     clock_tempo: bool = True
+    clock_out: bool = False
     tap_note: int | None = Field(None, ge=0, le=127)
     tap_cc: int | None = Field(None, ge=0, le=127)
     out_channel: int = Field(16, ge=1, le=16)
