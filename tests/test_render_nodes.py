@@ -239,3 +239,35 @@ def test_run_follow_without_a_sender_shows_no_input_and_ends(tmp_path):
                    timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert re.search(r"drew \d+ frames .*, 0 analysis hops", proc.stdout), proc.stdout
+
+
+@needs_pulse
+@needs_display
+def test_two_render_node_processes_survive_the_analysis_node_restarting(demo_track_module):
+    """Three processes: two ``livevis run --follow`` windows and one ``livevis analyze``, which is
+    killed and started again; both nodes keep drawing throughout and follow the new sender."""
+    ports = [_free_port(), _free_port()]
+    nodes = [subprocess.Popen([sys.executable, "-m", "livevis", "run", "--follow", f"127.0.0.1:{p}", "--duration", "30",
+                               "--size", "160x90"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for p in ports]
+    sender = _analyze(demo_track_module, ports, 60)
+    try:
+        time.sleep(12)
+        sender.kill()  # the analysis machine loses power
+        sender.wait(10)
+        time.sleep(3)
+        sender = _analyze(demo_track_module, ports, 60)
+        outs = [n.communicate(timeout=120) for n in nodes]
+    finally:
+        sender.kill()
+        sender.wait(10)
+        for n in nodes:
+            n.kill()
+    for (out, err), node in zip(outs, nodes):
+        assert node.returncode == 0, err
+        m = re.search(r"drew (\d+) frames \(([\d.]+) fps\), (\d+) analysis hops", out)
+        assert m, out
+        frames, fps, hops = int(m.group(1)), float(m.group(2)), int(m.group(3))
+        assert fps >= 5 and frames >= 150, out  # the render loop never waited for the network
+        assert hops >= 50, out
+        assert re.search(r"hop stream: \d+ hops, .*; 1 sender restarts", out), out
