@@ -164,7 +164,8 @@ def test_two_nodes_follow_one_analysis_process_through_a_restart(demo_track_modu
     with HopFollower("127.0.0.1", 0) as a, HopFollower("127.0.0.1", 0) as b:
         proc = _analyze(demo_track_module, [a.port, b.port], 60)
         try:
-            assert wait_for(lambda: a.version > 0 and b.version > 0, timeout=90), proc.stderr.read() if proc.poll() else ""
+            started = wait_for(lambda: a.version > 0 and b.version > 0, timeout=90)
+            assert started, proc.stderr.read() if proc.poll() is not None else "no hop arrived"
             seen_a, seen_b = {}, {}
             t_end = time.monotonic() + 6
             while time.monotonic() < t_end:  # watch both at once

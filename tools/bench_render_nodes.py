@@ -84,8 +84,8 @@ def main(argv=None) -> int:
     ports = [_free_port(), _free_port()]
     with tempfile.TemporaryDirectory() as tmp:
         outs = [str(Path(tmp) / f"node{k}.npz") for k in range(2)]
-        nodes = [subprocess.Popen([sys.executable, __file__, "--size", args.size, "--node", str(p), str(args.seconds), o])
-                 for p, o in zip(ports, outs)]
+        nodes = [subprocess.Popen([sys.executable, __file__, "--size", args.size, "--node", str(p),
+                                   str(args.seconds), o]) for p, o in zip(ports, outs)]
         sender = subprocess.Popen([sys.executable, "-m", "livevis", "analyze", "--input", args.track,
                                    "--duration", str(args.seconds + 60), "--send", f"127.0.0.1:{ports[0]}",
                                    "--send", f"127.0.0.1:{ports[1]}"], cwd=ROOT, stdout=subprocess.DEVNULL)
