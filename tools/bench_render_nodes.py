@@ -50,10 +50,10 @@ def node(port: int, seconds: float, size: tuple[int, int], out: str) -> None:
         next_frame = t0
         while time.monotonic() - t0 < seconds:
             now = time.monotonic()
-            _, arrived = follower.newest()
-            show.frame(now - t0)  # draws the newest hop (what newest() just returned, or one newer)
+            state, arrived = follower.newest()  # the hop this frame draws (Show reads the same newest hop)
+            show.frame(now - t0)
             ctx.finish()
-            frames.append((time.monotonic(), follower.get().time, arrived))
+            frames.append((time.monotonic(), state.time, arrived))
             next_frame = max(next_frame + 1 / 60, time.monotonic())
             time.sleep(max(0.0, next_frame - time.monotonic()))
         show.close()
