@@ -218,6 +218,17 @@ def test_run_follow_bad_address_is_one_line():
     assert "expected HOST:PORT such as 127.0.0.1:7002" in proc.stderr
 
 
+@needs_display
+def test_a_preset_that_follows_refuses_input_of_its_own(tmp_path, trumpet):
+    """A render-node preset with ``--input`` would silently ignore the file: it is one line instead."""
+    preset = tmp_path / "node.toml"
+    preset.write_text(f'[osc]\nfollow = "127.0.0.1:{_free_port()}"\n')
+    for own in (["--input", str(trumpet)], ["--device", "default"]):
+        proc = run_cli("run", *own, "--preset", str(preset), "--duration", "1", timeout=60)
+        assert proc.returncode != 0 and "Traceback" not in proc.stderr
+        assert "makes this a render node, which plays no audio of its own; drop " + " ".join(own) in proc.stderr
+
+
 @needs_pulse
 @needs_display
 def test_livevis_run_with_osc_out_sends_the_hop_stream_too(tmp_path, trumpet):

@@ -138,6 +138,13 @@ def run_live(opts: RunOptions, log=print) -> dict:
     if opts.input_path is not None:
         open_audio(opts.input_path)  # a missing or undecodable file is named before any device is looked for
     preset = load_preset(opts.preset) if opts.preset else default_preset()
+    if opts.follow is None and preset.osc.follow is not None:
+        own_audio = ("--input " + opts.input_path if opts.input_path is not None
+                     else "--device " + opts.device if opts.device is not None else None)
+        if own_audio is not None:
+            raise LivevisError(f"preset {preset.name or opts.preset}: [osc] follow = \"{preset.osc.follow}\" makes this "
+                               f"a render node, which plays no audio of its own; drop {own_audio} or use a preset "
+                               "without [osc] follow")
     opts = replace(
         opts,
         fullscreen=preset.output.fullscreen if opts.fullscreen is None else opts.fullscreen,
