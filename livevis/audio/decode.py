@@ -186,6 +186,16 @@ class AudioFile:
             raise _cannot_decode(self.path, err) from None
 
 
+def skip_frames(blocks: Iterator[np.ndarray], n: int) -> Iterator[np.ndarray]:
+    """The blocks of ``blocks`` (arrays of shape (frames, channels)) without their first ``n`` frames."""
+    for block in blocks:
+        if n >= len(block):
+            n -= len(block)
+            continue
+        yield block[n:]
+        n = 0
+
+
 def open_audio(path: str | Path) -> AudioFile:
     """Open ``path`` for block-wise decoding (reads only its header). See :class:`AudioFile`.
 

@@ -15,7 +15,7 @@ import sounddevice as sd
 
 from livevis.audio import devices
 from livevis.audio.capture import StreamClock
-from livevis.audio.decode import open_audio
+from livevis.audio.decode import open_audio, skip_frames
 from livevis.audio.readahead import ReadAhead
 from livevis.audio.xruns import XrunCounter
 from livevis.errors import DeviceError
@@ -58,7 +58,7 @@ class FilePlayer:
         blocks = self.file.blocks(sample_rate=self.sample_rate, block_frames=4096)
         self.start_s = max(0.0, float(start_s))
         if self.start_s > 0:
-            blocks = _drop_frames(blocks, int(round(self.start_s * self.sample_rate)))
+            blocks = skip_frames(blocks, int(round(self.start_s * self.sample_rate)))
         self.reader = ReadAhead(blocks, channels,
                                 int(ahead_seconds * self.sample_rate))
         self.reader.wait_filled(timeout=5.0)
@@ -116,12 +116,3 @@ class FilePlayer:
         self._stream.close()
         self.reader.close()
 
-
-def _drop_frames(blocks, n: int):
-    """The blocks of ``blocks`` without their first ``n`` frames."""
-    for block in blocks:
-        if n >= len(block):
-            n -= len(block)
-            continue
-        yield block[n:]
-        n = 0
