@@ -43,6 +43,7 @@ class _Receiver:
     def __init__(self, name: str, timeout: float = 60.0) -> None:
         from cyndilib.finder import Finder
         from cyndilib.receiver import Receiver
+        from cyndilib.audio_frame import AudioFrameSync
         from cyndilib.video_frame import VideoFrameSync
         from cyndilib.wrapper.ndi_recv import RecvBandwidth, RecvColorFormat
 
@@ -56,7 +57,9 @@ class _Receiver:
         source = self.finder.get_source(next(n for n in self.finder.get_source_names() if name in n))
         self.receiver = Receiver(color_format=RecvColorFormat.RGBX_RGBA, bandwidth=RecvBandwidth.highest)
         self.frame = VideoFrameSync()
+        self.sound = AudioFrameSync()
         self.receiver.frame_sync.set_video_frame(self.frame)
+        self.receiver.frame_sync.set_audio_frame(self.sound)
         self.receiver.set_source(source)
 
     def grab(self) -> np.ndarray | None:
@@ -65,6 +68,13 @@ class _Receiver:
         w, h = self.frame.get_resolution()
         data = self.frame.get_array()
         return data.reshape(h, w, 4).copy() if w and h and data.size == w * h * 4 else None
+
+    def grab_audio(self, samples: int) -> tuple[np.ndarray, int]:
+        """The next ``samples`` of sound as (channels, samples) float32 and their rate. Pulled at
+        playback pace, as an NDI frame-sync receiver (OBS, vMix) does; silence where none arrived.
+        (cyndilib's receiver always runs a frame sync, which would race a direct ``receive``.)"""
+        self.receiver.frame_sync.capture_audio(samples)
+        return self.sound.get_array(), int(self.sound.sample_rate)
 
     def close(self) -> None:
         if getattr(self, "receiver", None) is not None:
@@ -126,25 +136,67 @@ def test_bad_ndi_name_is_one_line(ctx):
 @pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs an X display (tools/test.sh runs Xvfb)")
 @pytest.mark.skipif(not _pulse_ready(), reason="needs a PulseAudio server (tools/start-audio-server.sh)")
 def test_livevis_run_ndi_is_received(ndi_config, demo_track):
+    """``livevis run --input FILE --ndi NAME``: a receiver gets the moving picture and the file's sound."""
+    from scipy.signal import correlate
+
+    from livevis.audio.decode import load_audio
+
     name = f"livevis-run-{uuid.uuid4().hex[:6]}"
     proc = subprocess.Popen([sys.executable, "-m", "livevis", "run", "--input", str(demo_track), "--ndi", name,
-                             "--duration", "25", "--size", "320x180"], cwd=ROOT, stdout=subprocess.PIPE,
+                             "--duration", "40", "--size", "320x180"], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=dict(os.environ, NDI_CONFIG_DIR=ndi_config))
     rx = None
+    frames, sound, rates = [], [], set()
     try:
         rx = _Receiver(name, timeout=90)
-        frames = []
-        deadline = time.monotonic() + 6
-        while time.monotonic() < deadline:
-            frame = rx.grab()
-            if frame is not None:
-                frames.append(frame.astype(np.float32))
-            time.sleep(0.25)
+        deadline = time.monotonic() + 60
+        start = pulled = None  # pulling 20 ms at a time, at playback pace, for 8 s from the first sound
+        while time.monotonic() < deadline and (pulled is None or pulled < 400):
+            block, rate = rx.grab_audio(960)
+            if block.size and start is None:
+                start, pulled = time.monotonic(), 0
+            if start is None:
+                time.sleep(0.02)
+                continue
+            if block.size:
+                sound.append(block[0].copy())
+                rates.add(rate)
+            pulled += 1
+            if pulled % 12 == 0:
+                frame = rx.grab()
+                if frame is not None:
+                    frames.append(frame.astype(np.float32))
+            time.sleep(max(0.0, start + pulled * 0.02 - time.monotonic()))
     finally:
         if rx is not None:
             rx.close()
         proc.terminate()
         out, err = proc.communicate(timeout=30)
-    assert f"NDI source: {name} (320x180)" in out, (out, err)
+    audio, file_rate = load_audio(demo_track)
+    assert f"NDI source: {name} (320x180, with the file's sound at {file_rate} Hz)" in out, (out, err)
     assert len(frames) >= 10 and frames[0].shape == (180, 320, 4)
     assert max(np.abs(b - a).mean() for a, b in zip(frames, frames[1:])) > 1  # the show moves
+    # the sound: the file's own samples, in order. The frame sync pulling at playback pace inserts
+    # silence where a burst arrived late (this 2-core machine renders in software beside the test), so
+    # the sound is cut at silent runs and each 0.25 s piece is looked for in the file.
+    assert rates == {file_rate}, rates
+    heard = np.concatenate(sound)
+    assert (np.abs(heard) > 1e-4).sum() > 6 * file_rate  # seconds of sound out of 8 s pulled
+    reference = audio[: 40 * file_rate, 0]
+    found = []
+    for piece in _pieces(heard, file_rate // 4):
+        corr = correlate(reference, piece, "valid", method="fft")
+        lag = int(np.argmax(corr))
+        found.append((lag, np.corrcoef(reference[lag: lag + len(piece)], piece)[0, 1]))
+    matched = [lag for lag, r in found if r > 0.9]
+    assert len(found) >= 8 and len(matched) >= 0.8 * len(found), found
+    assert np.mean(np.diff(matched) > 0) >= 0.8, matched  # in the file's order
+
+
+def _pieces(sound: np.ndarray, length: int, gap: int = 32) -> list[np.ndarray]:
+    """``sound`` cut at silent runs longer than ``gap`` samples into pieces of ``length`` samples."""
+    silent = np.abs(sound) <= 1e-4
+    edges = np.diff(np.concatenate([[0], silent.astype(np.int8), [0]]))
+    runs = [(a, b) for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)) if b - a > gap]
+    bounds = [0] + [x for run in runs for x in run] + [len(sound)]
+    return [sound[k: k + length] for a, b in zip(bounds[::2], bounds[1::2]) for k in range(a, b - length + 1, length)]

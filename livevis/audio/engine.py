@@ -188,6 +188,12 @@ class AudioEngine:
         return self.slot.read()
 
     @property
+    def position_s(self) -> float:
+        """Seconds into the file played so far (handed to the output device; updated every 20 ms);
+        0.0 when listening to an input."""
+        return self.slot.stat("position_s")
+
+    @property
     def finished(self) -> bool:
         """True when the file has been played to its end."""
         return self.slot.stat("finished") > 0

@@ -180,7 +180,7 @@ def _run(opts: RunOptions, preset, engine, log) -> dict:
     from livevis.render import ScreenBlitter
     from livevis.show.show import Show
 
-    show = camera = link = ndi = None
+    show = camera = link = ndi = sound = None
     get_state = engine.get
     try:
         if opts.link or (opts.link is None and preset.link.enabled):
@@ -215,10 +215,14 @@ def _run(opts: RunOptions, preset, engine, log) -> dict:
                     osc_host=opts.osc_host, camera=camera, link=link)
         log(f"preset: {preset.name or 'default'}")
         if opts.ndi is not None:
-            from livevis.show.ndi import NdiOutput
+            from livevis.show.ndi import FileAudioFeed, NdiOutput
 
-            ndi = NdiOutput(ctx, opts.ndi, show.size, preset.output.fps)
-            log(f"NDI source: {opts.ndi} ({show.size[0]}x{show.size[1]})")
+            if opts.input_path is not None:  # the file's sound goes out with the picture
+                sound = FileAudioFeed(opts.input_path)
+            audio = None if sound is None else (sound.rate, sound.channels, sound.block)
+            ndi = NdiOutput(ctx, opts.ndi, show.size, preset.output.fps, audio=audio)
+            log(f"NDI source: {opts.ndi} ({show.size[0]}x{show.size[1]}"
+                + (f", with the file's sound at {sound.rate} Hz)" if sound is not None else ")"))
         blitter = ScreenBlitter(ctx)
         banner = pyglet.text.Label("NO INPUT", font_size=36, weight="bold", color=(255, 80, 80, 255),
                                    x=20, y=20, anchor_x="left", anchor_y="bottom")
@@ -245,6 +249,8 @@ def _run(opts: RunOptions, preset, engine, log) -> dict:
                 texture = show.last_texture
             if ndi is not None:
                 ndi.send(texture)
+                if sound is not None:
+                    ndi.send_audio(sound.take(engine.position_s, now))
             ctx.screen.use()
             blitter.draw(texture, size)
             if not engine.get().input_ok:
@@ -300,6 +306,8 @@ def _run(opts: RunOptions, preset, engine, log) -> dict:
             link.close()
         if ndi is not None:
             ndi.close()
+        if sound is not None:
+            sound.close()
     elapsed = time.monotonic() - t0
     totals = engine.stats()
     stats.update(hops=totals["hops"], fps=stats["frames"] / max(elapsed, 1e-9),
