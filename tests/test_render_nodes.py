@@ -102,6 +102,7 @@ def test_parse_address():
 def test_follower_shows_the_newest_hop_and_no_input_when_the_stream_stalls(music_states):
     with HopFollower("127.0.0.1", 0, stale_s=0.5) as follower:
         assert not follower.get().input_ok  # nothing received yet: NO INPUT
+        assert follower.status() == f"render node on 127.0.0.1:{follower.port}: no hop yet"
         sender = HopSender([("127.0.0.1", follower.port)])
         for state in music_states[:20]:
             sender.send(state)
@@ -127,6 +128,8 @@ def test_follower_shows_the_newest_hop_and_no_input_when_the_stream_stalls(music
         restarted.send(music_states[2])  # its stream time starts again from the beginning
         assert wait_for(lambda: follower.get().time == music_states[2].time)
         assert follower.get().input_ok and follower.restarts == 1
+        assert re.fullmatch(rf"render node on 127\.0\.0\.1:{follower.port}: last hop \d+ ms ago, "
+                            r"sent → here \d+ ms, 1 sender restarts", follower.status()), follower.status()
         for s in (sender, other, restarted):
             s.close()
         raw.close()
@@ -283,3 +286,22 @@ def test_two_render_node_processes_survive_the_analysis_node_restarting(demo_tra
         assert fps >= 5 and frames >= 150, out  # the render loop never waited for the network
         assert hops >= 50, out
         assert re.search(r"hop stream: \d+ hops, .*; 1 sender restarts", out), out
+
+
+def test_the_overlay_of_a_render_node_says_what_it_follows(ctx, music_states):
+    from livevis.control.presets import default_preset
+    from livevis.show.show import Show
+
+    with HopFollower("127.0.0.1", 0) as follower:
+        show = Show(ctx, (160, 90), default_preset(), follower.get, analyzer=follower, control=False,
+                    say=lambda *_: None, synchronous=True, av_offset=False)
+        try:
+            sender = HopSender([("127.0.0.1", follower.port)])
+            sender.send(music_states[5])
+            assert wait_for(lambda: follower.version == 1)
+            show.frame(0.0)
+            first = show.overlay_lines(30.0)[0]
+            sender.close()
+        finally:
+            show.close()
+    assert f"render node on 127.0.0.1:{follower.port}: last hop" in first, first

@@ -383,6 +383,19 @@ class HopFollower:
         with self._lock:
             return np.asarray(self._delays, dtype=np.float64)
 
+    def status(self, now: float | None = None) -> str:
+        """One overlay line: the address followed, the newest hop's age, the median sender → here
+        delay of the last 100 hops (ms) and the sender restarts."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            arrived, recent, restarts = self._arrived, self._delays[-100:], self.restarts
+        if arrived < 0:
+            return f"render node on {self.host}:{self.port}: no hop yet"
+        line = f"render node on {self.host}:{self.port}: last hop {(now - arrived) * 1000:.0f} ms ago"
+        if recent:
+            line += f", sent → here {np.median(recent) * 1000:.0f} ms"
+        return line + (f", {restarts} sender restarts" if restarts else "")
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:

@@ -350,6 +350,9 @@ class Show:
         names = self.registry.names()
         state = self.get_state()
         load = f"analysis: {state.skipped_hops} hops skipped, {state.overflows} input overflows"
+        source_status = getattr(self.analyzer, "status", None)  # a render node's hop stream
+        if callable(source_status):
+            load += " · " + source_status()
         if self.link is not None:
             load += " · " + self.link.status()
         return [load] + overlay_lines(
