@@ -8,7 +8,6 @@ display or GPU.
 
 from __future__ import annotations
 
-import logging
 import time
 
 from livevis.errors import LivevisError
@@ -38,22 +37,16 @@ def run_analyze(targets: list[tuple[str, int]], input_path: str | None = None, d
     Raises:
         LivevisError (and its subclasses): unreadable file or preset, unknown device, bad target.
     """
-    from livevis.audio.conditioning import settings_from_preset
     from livevis.audio.decode import open_audio
-    from livevis.audio.engine import AudioEngine
-    from livevis.audio.engine_process import EngineConfig
     from livevis.control.hops import HopSender
     from livevis.control.presets import default_preset, load_preset
+    from livevis.show.scene import audio_engine
 
     if input_path is not None:
         open_audio(input_path)
     spec = load_preset(preset) if preset else default_preset()
     sender = HopSender(targets)
-    engine = AudioEngine(EngineConfig(
-        input_path=input_path, device=device if device is not None else spec.audio.input_device,
-        output_device=output_device, model=model,
-        settings=(spec.emotion.attack_s, spec.emotion.release_s, settings_from_preset(spec.audio)),
-        log_level=logging.getLogger("livevis").getEffectiveLevel()), say=log)
+    engine = audio_engine(spec, input_path, device, output_device, model, say=log)
     hops = 0
     t0 = time.monotonic()
     session = None

@@ -122,10 +122,7 @@ def run_live(opts: RunOptions, log=print) -> dict:
     Raises:
         LivevisError: unreadable file or preset, unknown/unopenable device, no display.
     """
-    from livevis.audio.conditioning import settings_from_preset
     from livevis.audio.decode import open_audio
-    from livevis.audio.engine import AudioEngine
-    from livevis.audio.engine_process import EngineConfig
     from livevis.display import display_problem
     from livevis.control.presets import default_preset, load_preset
 
@@ -142,9 +139,9 @@ def run_live(opts: RunOptions, log=print) -> dict:
         own_audio = ("--input " + opts.input_path if opts.input_path is not None
                      else "--device " + opts.device if opts.device is not None else None)
         if own_audio is not None:
-            raise LivevisError(f"preset {preset.name or opts.preset}: [osc] follow = \"{preset.osc.follow}\" makes this "
-                               f"a render node, which plays no audio of its own; drop {own_audio} or use a preset "
-                               "without [osc] follow")
+            raise LivevisError(f"preset {preset.name or opts.preset}: [osc] follow = \"{preset.osc.follow}\" makes "
+                               f"this a render node, which plays no audio of its own; drop {own_audio} or use a "
+                               "preset without [osc] follow")
     opts = replace(
         opts,
         fullscreen=preset.output.fullscreen if opts.fullscreen is None else opts.fullscreen,
@@ -155,11 +152,9 @@ def run_live(opts: RunOptions, log=print) -> dict:
     if follow is not None:
         engine = _follower(follow, preset)
         return _run(opts, preset, engine, log)
-    engine = AudioEngine(EngineConfig(
-        input_path=opts.input_path, device=opts.device if opts.device is not None else preset.audio.input_device,
-        output_device=opts.output_device, model=opts.model,
-        settings=(preset.emotion.attack_s, preset.emotion.release_s, settings_from_preset(preset.audio)),
-        log_level=logging.getLogger("livevis").getEffectiveLevel()), say=log)
+    from livevis.show.scene import audio_engine
+
+    engine = audio_engine(preset, opts.input_path, opts.device, opts.output_device, opts.model, say=log)
     return _run(opts, preset, engine, log)
 
 

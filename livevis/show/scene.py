@@ -166,6 +166,22 @@ def configure_analyzer(analyzer, preset, params: dict[str, float] | None = None)
     analyzer.apply_settings(*analysis_settings(preset, params))
 
 
+def audio_engine(preset, input_path=None, device=None, output_device=None, model=None, say=print):
+    """The audio engine process a preset asks for (not started): plays ``input_path`` or listens to
+    ``device`` (None: the preset's ``audio.input_device``), with the preset's emotion smoothing and
+    input conditioning, logging at this process's level. See
+    :class:`~livevis.audio.engine.AudioEngine` (its ``start`` raises the one-line errors)."""
+    from livevis.audio.conditioning import settings_from_preset
+    from livevis.audio.engine import AudioEngine
+    from livevis.audio.engine_process import EngineConfig
+
+    return AudioEngine(EngineConfig(
+        input_path=input_path, device=device if device is not None else preset.audio.input_device,
+        output_device=output_device, model=model,
+        settings=(preset.emotion.attack_s, preset.emotion.release_s, settings_from_preset(preset.audio)),
+        log_level=logging.getLogger("livevis").getEffectiveLevel()), say=say)
+
+
 def shown_state(state, params: dict[str, float]):
     """The analysis state as the scene shows it, with the live parameters' sensitivities.
 
