@@ -279,24 +279,20 @@ class HopFollower:
         self._version = 0
         self._counts = {"hops": 0, "malformed": 0, "refused": 0, "old": 0, "foreign": 0, "other": 0}
         self._delays: list[float] = []
-        self._sock: socket.socket | None = None
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._receiver = None  # the OscReceiver listening, between start and stop
 
     def start(self) -> dict:
         """Listen; returns ``kind`` ("follow"), ``address``, ``pid``, ``scheduling``."""
+        from livevis.control.osc_receiver import OscReceiver
+
+        receiver = OscReceiver(self._message, self.allow, raw=self._datagram)
         try:
-            family = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM)[0][0]
-            sock = socket.socket(family, socket.SOCK_DGRAM)
-            sock.bind((self.host, self.port))
+            self.port = receiver.open(self.host, self.port)[1]
         except (OSError, UnicodeError) as err:
-            raise HopStreamError(f"cannot follow the hop stream on {self.host}:{self.port}: {err.strerror or err} "
+            raise HopStreamError(f"cannot follow the hop stream on {self.host}:{self.port}: "
+                                 f"{getattr(err, 'strerror', None) or err} "
                                  f"(pick a free port, or an address of this machine such as 0.0.0.0)") from None
-        sock.settimeout(0.05)
-        self._sock = sock
-        self.port = sock.getsockname()[1]
-        self._thread = threading.Thread(target=self._run, name="livevis-follow", daemon=True)
-        self._thread.start()
+        self._receiver = receiver
         self.info = {"kind": "follow", "address": f"{self.host}:{self.port}", "pid": os.getpid(),
                      "scheduling": "n/a (analysis on the sender)"}
         return self.info
@@ -314,29 +310,20 @@ class HopFollower:
     def apply_settings(self, *_args) -> None:
         """Analysis settings belong to the sender; a follower ignores them."""
 
-    def _run(self) -> None:
-        from livevis.control.osc_receiver import sender_allowed
-
-        while not self._stop.is_set():
-            try:
-                dgram, sender = self._sock.recvfrom(65536)
-            except (socket.timeout, BlockingIOError):
-                continue
-            except OSError:
-                if self._stop.is_set():
-                    return
-                continue
-            if not sender_allowed(sender[0], self.allow):
-                self._counts["refused"] += 1
-                continue
-            if dgram.startswith(b"/livevis/"):
-                self._counts["other"] += 1  # the sender's plain analysis messages: for other software
-                continue
-            hop = decode_hop(dgram)
-            if hop is None:
-                self._counts["malformed"] += 1
-                continue
+    def _datagram(self, data: bytes, _sender: tuple) -> bool:
+        """A datagram from an allowed sender (on the receiver's thread): a hop bundle is taken here;
+        the sender's plain ``/livevis/*`` messages go on to :meth:`_message`."""
+        if data.startswith(b"/livevis/"):
+            return False
+        hop = decode_hop(data)
+        if hop is None:
+            self._counts["malformed"] += 1
+        else:
             self._accept(*hop, now=time.monotonic(), wall=time.time())
+        return True
+
+    def _message(self, _address: str, _args: tuple, _sender: tuple) -> None:
+        self._counts["other"] += 1  # the sender's plain analysis messages: for other software
 
     def _accept(self, session: int, seq: int, sent_at: float, state: AnalysisState, now: float, wall: float) -> None:
         with self._lock:
@@ -397,12 +384,10 @@ class HopFollower:
         return line + (f", {restarts} sender restarts" if restarts else "")
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=1.0)
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
+        if self._receiver is not None:
+            self._receiver.close()
+            self._counts["refused"] = self._receiver.counts["refused"]  # kept for the closing stats
+            self._receiver = None
 
     def stats(self) -> dict:
         """``hops`` accepted, ``errors`` (malformed + refused packets), ``restarts`` (sender sessions
@@ -411,6 +396,8 @@ class HopFollower:
         sender) and other (the sender's plain ``/livevis/*`` messages)."""
         with self._lock:
             c = dict(self._counts)
+        if self._receiver is not None:
+            c["refused"] = self._receiver.counts["refused"]
         out = {"hops": c["hops"], "errors": c["malformed"] + c["refused"], "skipped_samples": 0,
                "overflows": 0, "underruns": 0, "restarts": self.restarts}
         for kind in ("malformed", "refused", "old", "foreign", "other"):

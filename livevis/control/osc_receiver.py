@@ -144,6 +144,9 @@ class OscReceiver:
         allow: sender networks accepted (empty: any sender); see :func:`parse_allow_list`.
         max_ahead_s: time tags further ahead than this (seconds, > 0) are dropped.
         clock: wall clock in seconds since the epoch (OSC time tags are wall-clock times).
+        raw: called first with each accepted datagram (bytes) and its sender; returning True means
+            it was taken whole (e.g. a render node's hop bundle, see
+            :class:`~livevis.control.hops.HopFollower`) and is not parsed here. None: parse all.
 
     Attributes:
         address: ``(host, port)`` bound, after :meth:`open`.
@@ -153,8 +156,10 @@ class OscReceiver:
     """
 
     def __init__(self, handle: Callable[[str, tuple, tuple], Any], allow: Sequence[Network] = (),
-                 max_ahead_s: float = MAX_AHEAD_S, clock: Callable[[], float] = time.time) -> None:
+                 max_ahead_s: float = MAX_AHEAD_S, clock: Callable[[], float] = time.time,
+                 raw: Callable[[bytes, tuple], bool] | None = None) -> None:
         self._handle = handle
+        self._raw = raw
         self.allow = list(allow)
         self.max_ahead_s = float(max_ahead_s)
         self._clock = clock
@@ -243,6 +248,13 @@ class OscReceiver:
         if not sender_allowed(sender[0], self.allow):
             self._problem("refused", who)
             return
+        if self._raw is not None:
+            try:
+                if self._raw(data, sender):
+                    return
+            except Exception as err:
+                self._problem("handler_errors", f"datagram from {who}: {type(err).__name__}: {err}"[:200])
+                return
         try:
             messages = timed_messages(data)
         except ValueError as err:
