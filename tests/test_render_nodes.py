@@ -288,19 +288,29 @@ def test_two_render_node_processes_survive_the_analysis_node_restarting(demo_tra
         assert re.search(r"hop stream: \d+ hops, .*; 1 sender restarts", out), out
 
 
-def test_the_overlay_of_a_render_node_says_what_it_follows(ctx, music_states):
-    from livevis.control.presets import default_preset
+def test_a_render_node_shows_what_it_follows_and_takes_osc_control(ctx, music_states, tmp_path):
+    """The overlay names the stream followed; the node's own OSC control works as on any show."""
+    from pythonosc import udp_client
+
+    from livevis.control.presets import load_preset
     from livevis.show.show import Show
 
+    path = tmp_path / "node.toml"
+    path.write_text('[osc]\nlisten = true\nlisten_host = "127.0.0.1"\nlisten_port = 0\n')
     with HopFollower("127.0.0.1", 0) as follower:
-        show = Show(ctx, (160, 90), default_preset(), follower.get, analyzer=follower, control=False,
+        show = Show(ctx, (160, 90), load_preset(str(path)), follower.get, analyzer=follower,
                     say=lambda *_: None, synchronous=True, av_offset=False)
         try:
             sender = HopSender([("127.0.0.1", follower.port)])
             sender.send(music_states[5])
             assert wait_for(lambda: follower.version == 1)
             show.frame(0.0)
+            assert show.read_rgb().any()
             first = show.overlay_lines(30.0)[0]
+            udp_client.SimpleUDPClient(*show.hub.osc.address).send_message("/master/blackout", 1.0)
+            assert wait_for(lambda: show.registry.get("master.blackout") == 1.0)
+            show.frame(0.1)
+            assert not show.read_rgb().any()  # the blackout reached the picture
             sender.close()
         finally:
             show.close()
