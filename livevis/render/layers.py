@@ -195,6 +195,11 @@ class SolidLayer(ShaderLayer):
 class ImageLayer(ShaderLayer):
     """Shows the latest image given to :meth:`set_image`, cover-fit (cropped, centred).
 
+    Cross-fades run on the GPU: :meth:`glide_to` uploads the next picture once and :meth:`set_mix`
+    moves the fade, blending the picture shown when it began with the new one into the shown
+    texture (a pass at the picture's own size, e.g. 512², not the screen's), so no picture is
+    blended or uploaded by the CPU between decodes.
+
     Fully transparent until an image is set.
     """
 
@@ -202,33 +207,105 @@ class ImageLayer(ShaderLayer):
 
     def __init__(self, ctx: moderngl.Context, opacity: float = 1.0, blend: str = "normal") -> None:
         super().__init__(ctx, opacity, blend)
-        self._texture: moderngl.Texture | None = None
+        self._texture: moderngl.Texture | None = None  # the picture shown
+        self._fbo: moderngl.Framebuffer | None = None  # renders into _texture
+        self._fade: list[moderngl.Texture] = []  # [from, to] of the cross-fade, same size as _texture
+        self._mix = 1.0
+        self._fade_program = None
+        self._fade_vao = None
 
-    def set_image(self, image: np.ndarray) -> None:
-        """Upload ``image``: uint8 array of shape (H, W, 3) or (H, W, 4), row 0 = top.
-
-        Raises:
-            ValueError: wrong shape or dtype.
-        """
+    @staticmethod
+    def _rgba(image: np.ndarray) -> np.ndarray:
         image = np.asarray(image)
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (3, 4) or min(image.shape[:2]) < 1:
             raise ValueError(f"image must be uint8 HxWx3 or HxWx4, got {image.dtype} {image.shape}")
         if image.shape[2] == 3:
             image = np.concatenate([image, np.full(image.shape[:2] + (1,), 255, np.uint8)], axis=2)
+        return np.ascontiguousarray(image)
+
+    def _texture_of(self, size: tuple[int, int]) -> moderngl.Texture:
+        texture = self.ctx.texture(size, 4, dtype="f1")
+        texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        texture.repeat_x = texture.repeat_y = False
+        return texture
+
+    def set_image(self, image: np.ndarray) -> None:
+        """Show ``image`` at once (ends a cross-fade): uint8 array of shape (H, W, 3) or (H, W, 4),
+        row 0 = top.
+
+        Raises:
+            ValueError: wrong shape or dtype.
+        """
+        image = self._rgba(image)
         h, w = image.shape[:2]
         if self._texture is None or self._texture.size != (w, h):
-            if self._texture is not None:
-                self._texture.release()
-            self._texture = self.ctx.texture((w, h), 4, dtype="f1")
-            self._texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
-            self._texture.repeat_x = self._texture.repeat_y = False
-        self._texture.write(np.ascontiguousarray(image).tobytes())
+            self._release_textures()
+            self._texture = self._texture_of((w, h))
+            self._fbo = self.ctx.framebuffer([self._texture])
+        self._texture.write(image.tobytes())
+        self._mix = 1.0
+
+    def glide_to(self, image: np.ndarray) -> None:
+        """Begin a cross-fade from the picture shown now (a fade's current blend included) to
+        ``image`` (as :meth:`set_image`), at mix 0; the first picture, or one of another size, is
+        shown at once.
+
+        Raises:
+            ValueError: wrong shape or dtype.
+        """
+        image = self._rgba(image)
+        h, w = image.shape[:2]
+        if self._texture is None or self._texture.size != (w, h):
+            self.set_image(image)
+            return
+        if not self._fade:
+            self._fade = [self._texture_of((w, h)) for _ in range(2)]
+        self.ctx.copy_framebuffer(self._fade[0], self._fbo)  # the fade starts from what is shown
+        self._fade[1].write(image.tobytes())
+        self._mix = 0.0
+
+    def set_mix(self, mix: float) -> None:
+        """Move the cross-fade begun by :meth:`glide_to` to ``mix`` ∈ [0, 1] (1: the new picture)."""
+        mix = min(max(float(mix), 0.0), 1.0)
+        if not self._fade or self._texture is None or mix == self._mix:
+            return
+        if self._fade_program is None:
+            self._fade_program = load_program(self.ctx, "fullscreen.vert", "mix.frag")
+            self._fade_program["u_a"].value = 0
+            self._fade_program["u_b"].value = 1
+            self._fade_program["u_gain"].value = 1.0
+            self._fade_vao = self.ctx.vertex_array(self._fade_program, [])
+        self._mix = mix
+        self.ctx.disable(moderngl.BLEND)
+        self._fbo.use()
+        self._fade[0].use(0)
+        self._fade[1].use(1)
+        self._fade_program["u_t"].value = mix
+        self._fade_vao.render(moderngl.TRIANGLES, vertices=3)
+
+    @property
+    def mix(self) -> float:
+        """Where the cross-fade is, [0, 1] (1: none running)."""
+        return self._mix
+
+    def picture(self) -> np.ndarray | None:
+        """The picture shown, uint8 (H, W, 3), row 0 = top; None before the first."""
+        if self._texture is None:
+            return None
+        w, h = self._texture.size
+        return np.frombuffer(self._texture.read(), np.uint8).reshape(h, w, 4)[..., :3].copy()
+
+    def _release_textures(self) -> None:
+        for gl_object in [self._fbo, self._texture, *self._fade]:
+            if gl_object is not None:
+                gl_object.release()
+        self._fbo = self._texture = None
+        self._fade = []
+        self._mix = 1.0
 
     def clear_image(self) -> None:
         """Hide the layer again (alpha 0) until the next :meth:`set_image`."""
-        if self._texture is not None:
-            self._texture.release()
-            self._texture = None
+        self._release_textures()
 
     @property
     def visible(self) -> bool:
@@ -244,4 +321,7 @@ class ImageLayer(ShaderLayer):
 
     def release(self) -> None:
         self.clear_image()
+        if self._fade_program is not None:
+            self._fade_vao.release()
+            self._fade_program.release()
         super().release()

@@ -10,6 +10,10 @@ also decodes each hop's in-between latents and the glide passes through them. Of
 (synchronous), each hop's picture is decoded at once and reached within :data:`ARRIVE_S` of
 the hop's arrival, then held: the picture moves right after the hits (the hop's state arrives
 0–100 ms after them), by an amount paced by the energy (issue 14, motion on the beat).
+
+The glide is a cross-fade on the GPU (:meth:`~livevis.render.ImageLayer.glide_to`,
+:meth:`~livevis.render.ImageLayer.set_mix`): each decoded picture is uploaded once, and nothing
+is blended by the CPU between decodes.
 """
 
 from __future__ import annotations
@@ -40,14 +44,13 @@ ENERGY_EXPONENT = 2.0
 ARRIVE_S = 0.06
 
 
-def glide(pictures: list[np.ndarray], a: float) -> np.ndarray:
-    """The picture at fraction ``a`` ∈ [0, 1] of a glide through ``pictures`` (≥ 2, float32,
-    same shape): piecewise-linear blending between consecutive pictures, evenly spaced, so
-    ``a = 0`` is the first and ``a = 1`` the last."""
-    x = min(max(a, 0.0), 1.0) * (len(pictures) - 1)
-    k = min(int(x), len(pictures) - 2)
-    f = x - k
-    return pictures[k] + f * (pictures[k + 1] - pictures[k])
+def glide_step(stops: int, a: float) -> tuple[int, float]:
+    """Where fraction ``a`` ∈ [0, 1] of a glide from the picture on screen through ``stops``
+    (≥ 1) evenly spaced pictures is: the stop being faded to (0-based) and the fade's mix
+    towards it in [0, 1]; ``a = 1`` is the last stop, fully."""
+    x = min(max(a, 0.0), 1.0) * stops
+    k = min(int(x), stops - 1)
+    return k, x - k
 
 
 def preset_keyframes(preset) -> tuple[list[dict], str | None]:
@@ -75,6 +78,11 @@ def preset_keyframes(preset) -> tuple[list[dict], str | None]:
     return out, note
 
 
+def _uint8(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    return image if image.dtype == np.uint8 else np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+
 class LatentLayerDriver:
     """Feeds one :class:`~livevis.render.ImageLayer` from a latent engine built for ``preset``.
 
@@ -93,9 +101,11 @@ class LatentLayerDriver:
         self._last_time = None
         self._shown_hop = -1
         self._closed = False
-        self._from = self._to = self._current = None  # float32 pictures of the glide
+        self._latest: np.ndarray | None = None  # the newest picture glided to, uint8
         self._glide_state: AnalysisState | None = None
-        self._path: list[np.ndarray] = []  # pictures the live glide passes through
+        self._path: list[np.ndarray] = []  # the pictures the live glide passes through, uint8
+        self._stop = 0  # the stop of the path being faded to
+        self._gliding = False
         self._arrived = 0.0
         self._interval = 0.1  # seconds between decoded pictures (running estimate)
         spec = preset.latent
@@ -156,47 +166,51 @@ class LatentLayerDriver:
         frame = engine.latest_frame()
         now = time.monotonic()
         if frame is not None and frame.hop != self._shown_hop:
-            # a new decoded picture: glide to it from what is on screen over one frame interval,
+            # a new decoded picture: glide to it from what is on screen over one decode interval,
             # so the stream moves at the display rate instead of stepping at the hop rate
             if self._shown_hop >= 0:
                 self._interval = 0.8 * self._interval + 0.2 * min(1.0, max(0.02, now - self._arrived))
             self._shown_hop = frame.hop
-            self._from = self._current if self._current is not None else frame.image.astype(np.float32)
-            self._to = frame.image.astype(np.float32)
             # with in-between pictures (sub_frames > 1, GPU) the glide passes through them
-            subs = [] if frame.sub_images is None else [im.astype(np.float32) for im in frame.sub_images[:-1]]
-            self._path = [self._from, *subs, self._to]
-            self._arrived = now
-        if self._to is None:
-            return
+            subs = [] if frame.sub_images is None else list(frame.sub_images[:-1])
+            self._path = [_uint8(im) for im in (*subs, frame.image)]
+            self._stop, self._gliding, self._arrived = 0, True, now
+            self._latest = self._path[-1]
+            self.layer.glide_to(self._path[0])
+        if not self._gliding:
+            return  # nothing moving: no GL work
         a = min(1.0, (now - self._arrived) / self._interval)
-        if self._current is not None and a >= 1.0 and self._current is self._to:
-            return  # nothing moving: no upload
-        self._current = self._to if a >= 1.0 else glide(self._path, a)
-        self.layer.set_image(self._current.astype(np.uint8))
+        stop, mix = glide_step(len(self._path), a)
+        while self._stop < stop:  # on to the next in-between picture, from the one just reached
+            self.layer.set_mix(1.0)
+            self._stop += 1
+            self.layer.glide_to(self._path[self._stop])
+        self.layer.set_mix(mix)
+        self._gliding = a < 1.0
 
     def _update_offline(self, engine, state: AnalysisState, t: float | None) -> None:
         if state.time != self._last_time:
             self._last_time = state.time
-            self._from = self._to  # the previous hop's glide ends on its picture as this hop begins
-            self._to = engine.frame_sync(state).astype(np.float32)
+            first = self._latest is None
+            self._latest = _uint8(engine.frame_sync(state))
             self._glide_state = state
-        if self._to is None:
+            if first:
+                self.layer.set_image(self._latest)
+            else:
+                self.layer.glide_to(self._latest)  # from the previous hop's picture, reached by now
+        if self._latest is None:
             return
         w = 1.0
-        if t is not None and self._from is not None:
+        if t is not None:
             w = min(max((t - self._glide_state.time) / ARRIVE_S + 0.5, 0.0), 1.0)
-        current = self._to if w >= 1.0 else glide([self._from, self._to], w)
-        if current is self._current:
-            return  # arrived and nothing new: no upload
-        self._current = current
-        self.layer.set_image(np.clip(np.rint(current), 0, 255).astype(np.uint8))
+        self.layer.set_mix(w)
 
     def attach(self, layer) -> None:
         """Feed a new layer (the compositor was rebuilt, e.g. on a window resize)."""
         self.layer = layer
-        if self._current is not None:
-            layer.set_image(self._current.astype(np.uint8))
+        self._gliding = False
+        if self._latest is not None:
+            layer.set_image(self._latest)
 
     def close(self) -> None:
         self._closed = True
