@@ -223,3 +223,46 @@ def test_camera_reading_goes_out_over_osc(ctx, tmp_path, reader):
         sink.shutdown()
     assert received["/livevis/camera/valence"][-1][0] > 0.5, received["/livevis/camera/valence"]  # a happy face
     assert all(args[0] == pytest.approx(-0.5) for args in received["/livevis/valence"][-3:])
+
+
+@pytest.mark.gl
+def test_several_faces_give_the_largest_or_the_mean(ctx, tmp_path, reader):
+    """An audience of two: a happy face and a smaller sad one in the same frames. ``faces =
+    "largest"`` reads the happy one; ``"mean"`` reads both and lands between them."""
+    import cv2
+
+    from livevis.expression import prototype_aus
+    from livevis.face3d import portrait
+    from livevis.face3d.assets import default_portrait
+    from livevis.face3d.reader import circumplex
+
+    try:
+        rig = portrait.make_rig(default_portrait())
+    except LivevisError as err:
+        pytest.skip(f"the face assets are unavailable: {err}")
+    renderer = portrait.PortraitRenderer(ctx, rig)
+    try:
+        happy, sad = (renderer.render(prototype_aus(n) * portrait.AU_GAIN) for n in ("happy", "sad"))
+    finally:
+        renderer.release()
+    h, w = happy.shape[:2]
+    small = cv2.resize(sad, (w * 3 // 4, h * 3 // 4), interpolation=cv2.INTER_AREA)
+    room = np.zeros((h, w + small.shape[1], 3), np.uint8)
+    room[:, :w], room[h - small.shape[0]:, w:] = happy, small
+    alone = [reader.read(happy), reader.read(sad)]
+    happy_v, sad_v = (circumplex(r.probs)[0] for r in alone)
+    assert happy_v > sad_v + 0.5, [r.probs for r in alone]  # two faces that read apart
+    path = tmp_path / "room.mp4"
+    _write_video(path, [room] * 30)
+    got = {}
+    for faces in ("largest", "mean"):
+        source = CameraSource(path)
+        camera = CameraEmotion(source, reader, attack_s=0.0, release_s=0.0, faces=faces)
+        with source:
+            assert _wait(lambda: camera.step().face, 5.0), "no face found on the camera"
+            got[faces] = camera.step()
+    assert got["largest"].faces == 1 and got["mean"].faces == 2
+    assert got["largest"].valence == pytest.approx(happy_v, abs=0.1)
+    assert sad_v + 0.1 < got["mean"].valence < happy_v - 0.1, (sad_v, got["mean"].valence, happy_v)
+    with pytest.raises(ValueError, match="'largest' or 'mean'"):
+        CameraEmotion(source, reader, faces="all")

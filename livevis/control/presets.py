@@ -296,9 +296,12 @@ class CameraSpec(_Model):
         weight: the faces' share in ``"blend"``, [0, 1].
         rate_hz: frames read a second, [1, 30].
         attack_s, release_s: smoothing of the faces' valence/arousal, seconds, [0, 30].
+        faces: ``"largest"``: the largest face (a performer); ``"mean"``: the mean of every face
+            seen (an audience; at most 8, the largest).
     """
 
     drives: Literal["midi", "face", "blend", "osc"] = "midi"
+    faces: Literal["largest", "mean"] = "largest"
     weight: float = Field(0.5, ge=0.0, le=1.0)
     rate_hz: float = Field(10.0, ge=1.0, le=30.0)
     attack_s: float = Field(0.3, ge=0.0, le=30.0)

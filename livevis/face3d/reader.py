@@ -194,6 +194,16 @@ class FaceReader:
             return None
         return FaceReading(self._classify(self._crop(grey, faces[0])), faces[0])
 
+    def read_all(self, image: np.ndarray, max_faces: int = 8) -> list[FaceReading]:
+        """The emotion the network reads on each face in ``image``, largest first, at most
+        ``max_faces`` (the largest ones; each costs one classification); [] when none.
+
+        Raises:
+            ValueError: ``image`` of another shape or dtype than :meth:`read` takes.
+        """
+        grey = self._grey(image)
+        return [FaceReading(self._classify(self._crop(grey, box)), box) for box in self._faces(grey)[:max_faces]]
+
     def _crop(self, grey: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
         """fer's face crop: (64, 64) float32 in [-1, 1]."""
         cv2 = self._cv2

@@ -253,7 +253,8 @@ def _run(opts: RunOptions, preset, engine, log) -> dict:
             if camera is not None:  # whoever is filmed can see that a camera is on
                 cam = camera.latest()
                 on = cam.status == "ok"
-                camera_label.text = ("● CAMERA" + (" · face" if cam.face else "")) if on else "NO CAMERA"
+                seen = "" if not cam.face else " · face" if cam.faces <= 1 else f" · {cam.faces} faces"
+                camera_label.text = ("● CAMERA" + seen) if on else "NO CAMERA"
                 camera_label.color = (255, 60, 60, 255) if on else (255, 160, 60, 255)
                 camera_label.x, camera_label.y = window.width - 16, window.height - 12
                 camera_label.draw()
@@ -335,7 +336,7 @@ def _start_camera(spec: str, preset, log):
 
     source = CameraSource(spec)
     c = preset.camera
-    emotion = CameraEmotion(source, rate_hz=c.rate_hz, attack_s=c.attack_s, release_s=c.release_s)
+    emotion = CameraEmotion(source, rate_hz=c.rate_hz, attack_s=c.attack_s, release_s=c.release_s, faces=c.faces)
     source.start()
     emotion.start()
     log(f"camera: {source.path} ({'device' if source.is_device else 'video file'}); its faces drive: {c.drives}")
