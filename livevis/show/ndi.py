@@ -250,4 +250,4 @@ class FileAudioFeed:
         self.reader.close()
 
 
-__all__ = ["FileAudioFeed", "NdiError", "NdiOutput"]
+__all__ = ["FileAudioFeed", "NdiError", "NdiOutput", "Playhead"]

@@ -197,7 +197,7 @@ class LatentLayerDriver:
             if first:
                 self.layer.set_image(self._latest)
             else:
-                self.layer.glide_to(self._latest)  # from the previous hop's picture, reached by now
+                self.layer.glide_to(self._latest)  # from the picture shown now (the previous hop reached)
         if self._latest is None:
             return
         w = 1.0
