@@ -39,7 +39,10 @@ def main() -> None:
         from livevis.analysis import Analyzer
         from livevis.emotion import load_emotion_model
     from livevis.audio.decode import load_audio
-    from livevis.demo import demo_track
+    try:  # show/ (the layout of ../shared/ARCHITECTURE.md) or the old top-level module
+        from livevis.show.demo import demo_track
+    except ImportError:
+        from livevis.demo import demo_track
 
     audio, rate = load_audio(args.track or demo_track())
     mono = audio.mean(axis=1)[: int(args.seconds * rate)].astype(np.float32)
