@@ -8,14 +8,21 @@ at ``--rate`` Hz on its thread with the preset defaults (attack 0.3 s, release 1
 * the per-frame cost of face detection + classification (median and 95th percentile, ms), and
 * the delay from the first frame of each new expression to the camera valence crossing half-way
   from the old level to the new one (ms): what the MIDI layer or the mirrored face can follow.
-  The generative MIDI layer then changes mode and chords at its next bar.
 
-Usage: python tools/bench_camera.py [--seconds 4] [--rate 10]
+With ``--midi`` it measures the whole chain instead (Emotion2Music's face → emotion → music): a
+happy face, then an angry one, steer a show's generative MIDI layer (``[camera] drives = "midi"``,
+happy music playing) that plays into a real JACK virtual port (``jackd -d dummy`` is started if no
+JACK server runs); it prints the delay from the first angry frame's arrival to the first note out
+of the minor key (E♭, A♭ or B♭ over C), which the layer plays from its next bar on.
+
+Usage: python tools/bench_camera.py [--seconds 4] [--rate 10] [--midi]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -55,7 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=4.0, help="seconds per expression (default 4)")
     ap.add_argument("--rate", type=float, default=10.0, help="frames read a second (default 10)")
+    ap.add_argument("--midi", action="store_true", help="frame → MIDI note delay through a JACK virtual port")
     args = ap.parse_args(argv)
+    if args.midi:
+        return midi_delay(args.seconds, args.rate)
     script = (("neutral", args.seconds), ("happy", args.seconds), ("angry", args.seconds))
     with tempfile.TemporaryDirectory() as tmp:
         video = Path(tmp) / "faces.mp4"
@@ -82,6 +92,87 @@ def main(argv: list[str] | None = None) -> int:
         crossed = t[(t > change) & ((v - half) * np.sign(after - before) >= 0)]
         delay = (crossed[0] - change) * 1e3 if len(crossed) else float("nan")
         print(f"{script[k - 1][0]} → {script[k][0]}: valence {before:+.2f} → {after:+.2f}, half-way after {delay:.0f} ms")
+    return 0
+
+
+def _jack() -> subprocess.Popen | None:
+    """Start ``jackd -d dummy`` unless a JACK server runs; returns the process started (or None)."""
+    import rtmidi
+
+    def running() -> bool:
+        try:
+            rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK).delete()
+            return True
+        except Exception:
+            return False
+
+    os.environ["JACK_NO_START_SERVER"] = "1"
+    if running():
+        return None
+    proc = subprocess.Popen(["jackd", "--no-realtime", "-d", "dummy", "-r", "48000"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not running():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise SystemExit("could not start jackd -d dummy (Debian: apt-get install jackd2)")
+        time.sleep(0.05)
+    return proc
+
+
+def midi_delay(seconds: float, rate: float) -> int:
+    import mido
+
+    from livevis.analysis.state import AnalysisState
+    from livevis.camera import CameraEmotion, CameraSource
+    from livevis.control.presets import parse_preset
+    from livevis.show.scene import offscreen_context
+    from livevis.show.show import Show
+
+    jackd = _jack()
+    port = mido.Backend("mido.backends.rtmidi/UNIX_JACK", load=True).open_input(
+        f"lvbench_{os.getpid()}", virtual=True, client_name="lvbench")
+    preset = parse_preset(f'[[layers]]\nkind = "solid"\n[midi]\napi = "jack"\noutput = "{port.name}"\n'
+                          '[midi.generative]\nenabled = true\nchannel = 3\n[camera]\ndrives = "midi"\n')
+    minor_only = {3, 8, 10}  # E♭, A♭, B♭: in C minor, not in C major
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            video = Path(tmp) / "faces.mp4"
+            fps = 10
+            face_video(video, (("happy", seconds), ("angry", seconds)), fps)
+            source = CameraSource(video, loop=False)
+            camera = CameraEmotion(source, rate_hz=rate)
+            show = None
+            first_angry = first_minor = None
+            notes = []
+            with source:
+                camera.start()
+                show = Show(offscreen_context(), (64, 36), preset, lambda: AnalysisState(valence=0.8, arousal=0.6),
+                            say=lambda *_: None, camera=camera)
+                end = time.monotonic() + 2 * seconds + 4
+                while time.monotonic() < end and first_minor is None:
+                    got = source.latest()
+                    if first_angry is None and got is not None and got[2] > seconds * fps:
+                        first_angry = got[1]  # the clock time the first angry frame arrived
+                    for m in port.iter_pending():
+                        if m.type == "note_on" and m.velocity > 0 and m.channel == 2:
+                            now = time.monotonic()
+                            notes.append(m.note)
+                            if first_angry is not None and (m.note - 60) % 12 in minor_only:
+                                first_minor = now
+                    time.sleep(0.002)
+                show.close()
+                camera.stop()
+    finally:
+        port.close()
+        if jackd is not None:
+            jackd.terminate()
+            jackd.wait(5)
+    if first_angry is None or first_minor is None:
+        print(f"no minor note after the angry face (first angry frame at {first_angry}); notes: {notes[-20:]}")
+        return 1
+    print(f"frame → MIDI: first angry frame → first note in the minor key after {(first_minor - first_angry) * 1000:.0f} ms "
+          f"({len(notes)} notes on channel 3)")
     return 0
 
 
