@@ -171,7 +171,8 @@ def midi_delay(seconds: float, rate: float) -> int:
     if first_angry is None or first_minor is None:
         print(f"no minor note after the angry face (first angry frame at {first_angry}); notes: {notes[-20:]}")
         return 1
-    print(f"frame → MIDI: first angry frame → first note in the minor key after {(first_minor - first_angry) * 1000:.0f} ms "
+    delay = (first_minor - first_angry) * 1000
+    print(f"frame → MIDI: first angry frame → first note in the minor key after {delay:.0f} ms "
           f"({len(notes)} notes on channel 3)")
     return 0
 
