@@ -26,8 +26,7 @@ import legibility  # noqa: E402
 STYLE_PRESETS = ("default", "accessibility", "club", "ambient", "keyframes")
 #: Expressions that must read as intended everywhere. Fear and disgust sit on the network's
 #: knife edges (fear↔sad/surprise, disgust↔anger): each may miss on one background per style,
-#: and at most two conditions of the 70 may miss in all (today one: fear on club's own punchy
-#: background reads surprise).
+#: and at most two conditions of the 70 may miss in all (today none).
 ALWAYS = ("neutral", "happy", "sad", "angry", "surprised")
 
 
