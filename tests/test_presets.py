@@ -309,7 +309,7 @@ def test_interpolate_blends_numbers_sequences_and_dicts():
 def test_apply_preset_reconfigures_the_registry_in_place():
     reg = ParamRegistry()
     apply_preset(reg, load_preset("club"))
-    assert "layer.3.opacity" in reg and reg.get("layer.3.opacity") == pytest.approx(0.9)
+    assert "layer.3.opacity" in reg and reg.get("layer.2.opacity") == pytest.approx(0.2)  # club's image stream
     reg.set("master.blackout", 1)
     reg.set("layer.3.opacity", 0.1)
     apply_preset(reg, load_preset("portrait"))  # two layers
