@@ -188,7 +188,7 @@ def test_livevis_run_ndi_is_received(ndi_config, demo_track):
         corr = correlate(reference, piece, "valid", method="fft")
         lag = int(np.argmax(corr))
         found.append((lag, np.corrcoef(reference[lag: lag + len(piece)], piece)[0, 1]))
-    matched = [lag for lag, r in found if r > 0.9]
+    matched = [lag for lag, r in found if r > 0.8]  # 0.25 s of 4 other songs: best-lag r median 0.34, max 0.62
     assert len(found) >= 8 and len(matched) >= 0.75 * len(found), found
     assert np.mean(np.diff(matched) > 0) >= 0.75, matched  # in the file's order
 
