@@ -98,11 +98,14 @@ def test_analyze_with_link_sends_the_sessions_tempo_and_phase_to_render_nodes(de
                     state = follower.get()
                     beat = peer.beat  # at arrival: the hop left the sender a few ms ago
                     tempos.append(state.tempo)
-                    gaps.append(((state.beat_phase - beat % 1.0 + 0.5) % 1.0 - 0.5) * 60000 / 126.0)
+                    gaps.append(((state.beat_phase - beat % 1.0 + 0.5) % 1.0 - 0.5) * 60000 / peer.tempo)
                 time.sleep(0.001)
+            session_tempo = peer.tempo
         finally:
             proc.terminate()
             proc.wait(10)
     assert len(tempos) >= 10  # ~10 hops/s; fewer when the machine is loaded and the analysis skips hops
-    assert np.allclose(tempos, 126.0, atol=1e-3)  # the session's tempo, not the one the analysis detects
+    # the session's tempo, not the one the analysis detects (126 unless analyze, alone at first,
+    # proposed its own before it found the peer: then the session runs at that one)
+    assert np.allclose(tempos, session_tempo, atol=1e-3), (tempos[:5], session_tempo)
     assert abs(np.median(gaps)) < 15.0, gaps  # ms: the sender's delay, a few ms on loopback
