@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--camera", metavar="DEVICE|FILE",
                      help="a camera (index, /dev/videoN or name, see 'livevis devices') or a video file played as "
                           "one, whose faces steer the show as the preset's [camera] says")
+    run.add_argument("--camera-debug", metavar="DIR",
+                     help="save the frames the camera's face reader reads, with the faces it found and their "
+                          "emotions drawn on them, to DIR (the newest 200); without it frames never leave memory")
     run.add_argument("--follow", type=_host_port, metavar="HOST:PORT",
                      help="render node: render the hop stream another livevis sends to this address "
                           "(0.0.0.0:PORT: every interface) instead of analysing audio here")
@@ -134,6 +137,7 @@ def _cmd_run(args, input_path) -> int:
                       fullscreen=args.fullscreen, screen=args.screen, size=args.size, model=args.model,
                       duration=args.duration, render_scale=args.render_scale, preset=args.preset,
                       osc_host=args.osc_host, camera=getattr(args, "camera", None),
+                      camera_debug=getattr(args, "camera_debug", None),
                       follow=getattr(args, "follow", None), link=getattr(args, "link", None),
                       ndi=getattr(args, "ndi", None))
     def say(message: str) -> None:

@@ -260,3 +260,39 @@ def test_several_faces_give_the_largest_or_the_mean(ctx, tmp_path, reader):
     assert sad_v + 0.1 < got["mean"].valence < happy_v - 0.1, (sad_v, got["mean"].valence, happy_v)
     with pytest.raises(ValueError, match="'largest' or 'mean'"):
         CameraEmotion(source, reader, faces="all")
+
+
+@pytest.mark.gl
+def test_debug_dump_saves_the_frames_read_with_the_faces_found(ctx, tmp_path, reader):
+    """--camera-debug: each frame read is saved with the face boxed in red and its emotion
+    named; only the newest ``keep`` stay on disk. Without a dump nothing is written."""
+    import cv2
+
+    from livevis.camera.debug import FrameDump
+
+    video = _still_video(ctx, tmp_path, "happy")
+    before = set(tmp_path.rglob("*"))
+    source = CameraSource(video)
+    quiet = CameraEmotion(source, reader, attack_s=0.0, release_s=0.0)
+    with source:
+        assert _wait(lambda: quiet.step().face, 5.0), "no face found on the camera"
+    assert set(tmp_path.rglob("*")) == before  # no debug flag: no frame leaves memory
+
+    dump = FrameDump(tmp_path / "debug", keep=3)
+    source = CameraSource(video)
+    camera = CameraEmotion(source, reader, attack_s=0.0, release_s=0.0, dump=dump)
+    with source:
+        assert _wait(lambda: camera.step().face and len(camera.read_s) >= 5, 5.0)
+    saved = sorted((tmp_path / "debug").glob("camera-*.jpg"))
+    assert len(saved) == 3 and len(camera.read_s) >= 5  # older frames were deleted
+    frame = cv2.cvtColor(cv2.imread(str(saved[-1])), cv2.COLOR_BGR2RGB)
+    rgb, _, number = source.latest()
+    assert saved[-1].name == f"camera-{number:06d}.jpg" or number > int(saved[-1].stem[7:])
+    x, y, w, h = reader.read(rgb).box
+    edge = frame[y + h // 4: y + 3 * h // 4, x - 1: x + 2].reshape(-1, 3).astype(int)  # the box's left side
+    assert np.median(edge[:, 0] - edge[:, 1]) > 100, edge[:5]  # red, drawn on the face's edge
+    assert frame.shape == rgb.shape
+
+    with pytest.raises(CameraError, match="not writable") as err:
+        FrameDump(video / "sub")  # under a file: cannot be made
+    assert str(video) in str(err.value) and "\n" not in str(err.value)

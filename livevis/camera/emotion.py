@@ -63,6 +63,8 @@ class CameraEmotion:
         lost_s: after this many seconds without a face, ease back to rest.
         clock: the host clock, seconds.
         faces: ``"largest"``: the largest face's emotion; ``"mean"``: the mean over the faces.
+        dump: a :class:`~livevis.camera.debug.FrameDump` that saves each frame read with its
+            readings drawn on it (a debug aid); None (the default): frames are never written.
 
     Raises:
         FaceReaderError: OpenCV or the FER model is missing.
@@ -71,12 +73,12 @@ class CameraEmotion:
 
     def __init__(self, source, reader: FaceReader | None = None, rate_hz: float = 10.0, attack_s: float = 0.3,
                  release_s: float = 1.0, lost_s: float = 2.0, clock: Callable[[], float] = time.monotonic,
-                 faces: str = "largest") -> None:
+                 faces: str = "largest", dump=None) -> None:
         if rate_hz <= 0:
             raise ValueError(f"rate_hz must be > 0, got {rate_hz}")
         if faces not in ("largest", "mean"):
             raise ValueError(f"faces must be 'largest' or 'mean', got {faces!r}")
-        self.faces = faces
+        self.faces, self.dump = faces, dump
         self.source, self.reader = source, reader or FaceReader()
         self.period, self.lost_s, self.clock = 1.0 / float(rate_hz), float(lost_s), clock
         self.smoother = Smoother(attack_s, release_s, self.period)
@@ -111,6 +113,8 @@ class CameraEmotion:
             t0 = time.perf_counter()
             readings = self.reader.read_all(got[0], MAX_FACES if self.faces == "mean" else 1)
             self.read_s = (self.read_s + [time.perf_counter() - t0])[-1000:]
+            if self.dump is not None:
+                self.dump.write(got[0], readings, got[2])
             count = len(readings)
             if readings:
                 self._last_face = now

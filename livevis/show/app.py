@@ -42,6 +42,9 @@ class RunOptions:
         camera: a camera or a video file whose faces steer the show (see
             :func:`~livevis.camera.resolve_camera`; the preset's ``[camera]`` says what they
             steer); None: no camera.
+        camera_debug: a directory to save the frames the camera's face reader reads, with the
+            faces it found drawn on them (the newest 200; see :mod:`livevis.camera.debug`);
+            None (the default): camera frames never leave memory.
         follow: ``HOST:PORT`` to receive another livevis's hop stream on and render it (a render
             node: no audio, no analysis here; see :mod:`livevis.control.hops`); None: the
             preset's ``osc.follow``, and if that is unset, analyse the audio here.
@@ -63,6 +66,7 @@ class RunOptions:
     preset: str | None = None
     osc_host: str | None = None
     camera: str | None = None
+    camera_debug: str | None = None
     follow: str | None = None
     link: bool | None = None
     ndi: str | None = None
@@ -132,6 +136,8 @@ def run_live(opts: RunOptions, log=print) -> dict:
                            "(livevis render FILE -o out.mp4) or run under xvfb-run")
     if opts.input_path is not None and opts.follow is not None:
         raise LivevisError("--input and --follow exclude each other: a render node plays no audio of its own")
+    if opts.camera_debug is not None and opts.camera is None:
+        raise LivevisError(f"--camera-debug {opts.camera_debug} saves a camera's frames: add --camera DEVICE|FILE")
     if opts.input_path is not None:
         open_audio(opts.input_path)  # a missing or undecodable file is named before any device is looked for
     preset = load_preset(opts.preset) if opts.preset else default_preset()
@@ -185,7 +191,8 @@ def _run(opts: RunOptions, preset, engine, log) -> dict:
         if link is not None:
             get_state = lambda: link.apply(engine.get())  # noqa: E731  tempo and beat phase: the session's
         if opts.camera is not None:
-            camera = _start_camera(opts.camera, preset, log)  # a bad camera is one line, before the engine starts
+            # a bad camera is one line, before the engine starts
+            camera = _start_camera(opts.camera, preset, log, opts.camera_debug)
         info = engine.start()  # opens the file or device in the engine process; raises its one-line errors
         if info["kind"] == "follow":
             log(f"render node: following the hop stream on {info['address']}")
@@ -254,7 +261,8 @@ def _run(opts: RunOptions, preset, engine, log) -> dict:
                 cam = camera.latest()
                 on = cam.status == "ok"
                 seen = "" if not cam.face else " · face" if cam.faces <= 1 else f" · {cam.faces} faces"
-                camera_label.text = ("● CAMERA" + seen) if on else "NO CAMERA"
+                saving = " · saving frames" if camera.dump is not None else ""
+                camera_label.text = ("● CAMERA" + seen + saving) if on else "NO CAMERA" + saving
                 camera_label.color = (255, 60, 60, 255) if on else (255, 160, 60, 255)
                 camera_label.x, camera_label.y = window.width - 16, window.height - 12
                 camera_label.draw()
@@ -325,21 +333,27 @@ def _kind(engine) -> str:
     return engine.info.get("kind", "")
 
 
-def _start_camera(spec: str, preset, log):
-    """Open the camera (or video file) and start reading the faces on it.
+def _start_camera(spec: str, preset, log, debug_dir: str | None = None):
+    """Open the camera (or video file) and start reading the faces on it; with ``debug_dir``,
+    save the frames read there.
 
     Raises:
-        CameraError: unknown camera, missing or unreadable video file.
+        CameraError: unknown camera, missing or unreadable video file, unwritable ``debug_dir``.
         FaceReaderError: OpenCV or the FER model is missing.
     """
     from livevis.camera import CameraEmotion, CameraSource
+    from livevis.camera.debug import FrameDump
 
     source = CameraSource(spec)
+    dump = FrameDump(debug_dir) if debug_dir is not None else None
     c = preset.camera
-    emotion = CameraEmotion(source, rate_hz=c.rate_hz, attack_s=c.attack_s, release_s=c.release_s, faces=c.faces)
+    emotion = CameraEmotion(source, rate_hz=c.rate_hz, attack_s=c.attack_s, release_s=c.release_s, faces=c.faces,
+                            dump=dump)
     source.start()
     emotion.start()
     log(f"camera: {source.path} ({'device' if source.is_device else 'video file'}); its faces drive: {c.drives}")
+    if dump is not None:
+        log(f"camera debug: saving the frames read, with the faces found, to {dump.directory} (the newest {dump.keep})")
     return emotion
 
 
