@@ -9,7 +9,7 @@
 // preset's order; none: the mood palette).
 in vec2 v_uv;
 uniform float u_time;
-uniform float u_flow;        // onset-paced flow clock (BackgroundLayer.advance_flow), seconds
+uniform float u_flow;        // onset- and arousal-paced flow clock (BackgroundLayer.advance_flow)
 uniform float u_hit;         // the newest hop's hit, fading (BackgroundLayer.advance_flow), [0, 1]
 uniform vec2 u_resolution;
 uniform float u_rms, u_bass, u_mid, u_high, u_onset, u_beat_phase;
@@ -80,8 +80,7 @@ void main() {
     vec2 p = (gl_FragCoord.xy - 0.5 * u_resolution) / u_resolution.y;   // aspect-correct
     float ar = clamp(u_arousal * 0.5 + 0.5, 0.0, 1.0);                  // 0 calm .. 1 excited
     float val = clamp(u_valence * 0.5 + 0.5, 0.0, 1.0);                 // 0 sad .. 1 happy
-    float speed = mix(0.05, 0.45, ar);
-    float t = u_flow * speed;
+    float t = u_flow;   // its speed follows arousal, integrated on the CPU: no jump when arousal moves
 
     vec2 q = p * 2.2;
     vec2 w = vec2(fbm(q + vec2(0.0, t)), fbm(q + vec2(5.2, 1.3) - vec2(t * 0.7, 0.0)));
@@ -91,7 +90,7 @@ void main() {
     n = clamp((n - 0.5) * contrast + 0.5, 0.0, 1.0);
 
     float beat = exp(-6.0 * u_beat_phase) * step(0.001, u_rms + u_onset);
-    float pulse = 0.35 * u_hit + 0.15 * beat;
+    float pulse = 0.4 * u_hit + 0.05 * beat;   // on the onsets (issue 14); the tempo grid only a touch
 
     vec3 col = palette(n, val);
     col *= 0.55 + 0.45 * w.x + pulse;

@@ -593,19 +593,20 @@ def test_engine_rejects_bad_arguments(codec, keyframes):
         LatentEngine(codec, keyframes, sub_frames=0)
 
 
-def test_offline_driver_moves_right_after_each_hop_arrives(ctx, cache, photos):
-    """Offline (synchronous) the latent layer moves right after the hits (issue 14, motion on the
-    beat): each hop's picture is half-way on the frame where the hop first shows, fully there
-    one 30 fps frame later, and held until the next hop; each picture is uploaded once and the
-    glide is a cross-fade on the GPU."""
+def test_offline_driver_moves_right_after_each_hit(ctx, cache, photos):
+    """Offline (synchronous) the latent layer moves on the music's hits (issue 14, motion on the
+    beat): a hit's picture is half-way on the frame where the hit first shows, fully there one
+    30 fps frame later, and held until the next hit; a hop without a hit moves nothing, and the
+    next hit glides to the newest picture. Each picture is uploaded once and the glide is a
+    cross-fade on the GPU."""
     from livevis.control.presets import LatentSpec, Preset
     from livevis.render import ImageLayer
     from livevis.render.latent.layer import LatentLayerDriver
 
-    def hop(time, hit_frame):
+    def hop(time, hit_frame, onset):
         env = np.full(10, 1e-6, np.float32)
         env[hit_frame] = 1e-2
-        return AnalysisState(time=time, energy=float(env.mean()), energy_envelope=env)
+        return AnalysisState(time=time, energy=float(env.mean()), energy_envelope=env, onset=onset)
 
     layer = ImageLayer(ctx)
     uploads = []
@@ -616,23 +617,35 @@ def test_offline_driver_moves_right_after_each_hop_arrives(ctx, cache, photos):
     drv = LatentLayerDriver(preset, layer, say=lambda m: None, synchronous=True)
     assert drv.engine is not None, drv.message
     fps = 30.0
-    states = [hop(0.1, 0), hop(0.2, 0), hop(0.3, 8), hop(0.4, 0)]
+    states = [hop(0.1, 0, 0.0), hop(0.2, 0, 0.9), hop(0.3, 8, 0.0), hop(0.4, 0, 0.9)]
     shown = []
-    for i in range(3, 13):  # frames at 0.1 … 0.4 s
+    for i in range(3, 14):  # frames at 0.1 … 0.433 s
         t = i / fps
         state = [s for s in states if s.time <= t + 1e-9][-1]
         drv.update(state, t)
         shown.append(layer.picture().astype(np.float32))
-    # frames: 0.1 (hop 1: shown at once), 0.133, 0.167 | 0.2 (hop 2 arrives), 0.233, 0.267 |
-    #         0.3 (hop 3 arrives), 0.333, 0.367 | 0.4 (hop 4 arrives)
+    # frames: 0.1 (hop 1: shown at once), 0.133, 0.167 | 0.2 (hop 2, a hit), 0.233, 0.267 |
+    #         0.3 (hop 3, no hit), 0.333, 0.367 | 0.4 (hop 4, a hit), 0.433
     a, half, b = shown[0], shown[3], shown[4]
     assert np.abs(shown[2] - a).mean() < 1e-3, "held between hops"
-    assert np.abs(b - a).mean() > 0.5, "the hop's energy moves the picture"
-    np.testing.assert_allclose(half, (a + b) / 2, atol=1.01)  # half-way on the arrival frame
-    assert np.abs(shown[5] - b).mean() < 1e-3, "arrived one frame later, then held"
-    c = shown[7]
-    assert np.abs(shown[6] - (b + c) / 2).mean() < 1.01 and np.abs(shown[8] - c).mean() < 1e-3
-    assert uploads == ["set", "glide", "glide", "glide"]  # one upload per hop, none per frame
+    assert np.abs(b - a).mean() > 0.5, "the hit moves the picture"
+    np.testing.assert_allclose(half, (a + b) / 2, atol=1.01)  # half-way on the hit's frame
+    assert max(np.abs(f - b).mean() for f in shown[5:9]) < 1e-3, "held over the hop without a hit"
+    c = shown[10]
+    assert np.abs(c - b).mean() > 0.5
+    assert np.abs(shown[9] - (b + c) / 2).mean() < 1.01
+    assert uploads == ["set", "glide", "glide"]  # one upload per glide, none per frame
+    # music without accents: after QUIET_S without a hit the picture glides on, slowly
+    from livevis.render.latent.layer import QUIET_GLIDE_S, QUIET_S
+
+    quiet = []
+    for i in range(14, 14 + int((QUIET_S + QUIET_GLIDE_S + 0.5) * fps)):
+        t = i / fps
+        drv.update(hop(round(t * 10) / 10, 0, 0.0), t)
+        quiet.append((t, np.abs(layer.picture().astype(np.float32) - c).mean()))
+    assert max(d for t, d in quiet if t < 0.4 + QUIET_S - 0.05) < 1e-3, "held until QUIET_S after the hit"
+    moving = [d for t, d in quiet if t > 0.4 + QUIET_S + 0.1]
+    assert moving[-1] > 0.5 and len(uploads) == 4 and moving == sorted(moving), "a slow glide, once"
     drv.close()
     layer.release()
 

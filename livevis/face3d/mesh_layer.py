@@ -19,6 +19,7 @@ from livevis.face3d.aumesh import (
 from livevis.face3d.head import head_geometry
 from livevis.render.compositor import LayerBlender
 from livevis.render.layers import Layer
+from livevis.render.hits import HitDetector
 from livevis.render.shaders import is_software_renderer, load_program, set_uniform
 from livevis.analysis.state import AU_INDEX, AU_NAMES, AnalysisState
 
@@ -118,19 +119,23 @@ class BlinkClock:
         return blink_amount(self._phase, self.period)
 
 
-def head_pose(t: float, state: AnalysisState | None = None, amount: float = 1.0) -> tuple[float, float, float, float]:
+#: The nod on a full hit, radians (about 3.4°), and how fast it fades, seconds.
+NOD_RAD, NOD_FADE_S = 0.06, 0.08
+
+
+def head_pose(t: float, hit: float = 0.0, amount: float = 1.0) -> tuple[float, float, float, float]:
     """Idle head motion: (pitch, yaw, roll) in radians and a vertical bob in face units.
 
-    Slow incommensurate sines (all 0 at t=0) of a few degrees, plus a small nod on the beat
-    scaled by arousal. ``amount`` scales everything (0 = still).
+    Slow incommensurate sines (all 0 at t=0) of a few degrees, plus a nod of up to
+    :data:`NOD_RAD` on the music's hits (``hit`` ∈ [0, 1], the fading pulse of
+    :class:`~livevis.render.hits.HitDetector`: the head dips right after an onset, issue 14).
+    ``amount`` scales everything (0 = still).
     """
     pitch = 0.035 * math.sin(0.41 * t) + 0.02 * math.sin(1.13 * t)
     yaw = 0.07 * math.sin(0.29 * t) + 0.025 * math.sin(0.83 * t)
     roll = 0.03 * math.sin(0.23 * t) + 0.01 * math.sin(0.97 * t)
     bob = 0.006 * math.sin(2 * math.pi * t / 4.5)
-    if state is not None and state.tempo > 0 and t > 0:
-        nod = max(float(state.arousal), 0.0) * 0.035 * math.exp(-6.0 * float(state.beat_phase))
-        pitch -= nod
+    pitch -= NOD_RAD * min(max(float(hit), 0.0), 1.0)
     return pitch * amount, yaw * amount, roll * amount, bob * amount
 
 
@@ -320,6 +325,7 @@ class FaceMeshLayer(Layer):
         self.samples = max(0, min(int(samples), int(ctx.max_samples))) if samples else 0
         self.smoother = AUSmoother(attack, release)
         self.blinks = BlinkClock()
+        self.hits = HitDetector()  # the nod on the music's hits
         self.program = load_program(ctx, "face3d.vert", "face3d.frag")
         self._vbo = ctx.buffer(reserve=self.model.neutral.shape[0] * 6 * 4, dynamic=True)
         self._ibos, self._vaos = [], {}
@@ -448,7 +454,8 @@ class FaceMeshLayer(Layer):
         self.last_vertices = verts
         self._vbo.write(np.ascontiguousarray(np.hstack([verts, normals]), np.float32).tobytes())
 
-        pitch, yaw, roll, bob = head_pose(t, state, self.motion)
+        self.hits.update(state, t)
+        pitch, yaw, roll, bob = head_pose(t, self.hits.pulse(t, NOD_FADE_S), self.motion)
         rot = _rotation(pitch, yaw, roll)
         pivot = np.array([0.0, -0.45, -0.25])  # about the neck
         model = np.eye(4)

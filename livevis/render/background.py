@@ -5,21 +5,34 @@ from __future__ import annotations
 import moderngl
 import numpy as np
 
+from livevis.render.hits import HitDetector
 from livevis.render.layers import ShaderLayer
 from livevis.analysis.state import AnalysisState
 
 #: The background's flow clock ``u_flow`` (issue 14, motion on the beat): it rests at
-#: ``FLOW_REST`` clock seconds per second, and each new analysis hop kicks it forward by
-#: ``FLOW_KICK · hit`` at once, ``hit`` ∈ [0, 1] being the hop's onset strength above its recent
-#: average (exponential, time constant ``HIT_TAU_S``): ``(onset − avg) / (1 − avg)``. The hop's state
-#: arrives 0–100 ms after its hits, so the picture jumps inside the 0.1 s after each onset and
-#: rests between them (a flow paced over the whole hop, or by the raw onset, was measured at the
-#: video's average rate around onsets: tools/synchrony.py ratio ≈ 1).
-FLOW_REST, FLOW_KICK, HIT_TAU_S = 0.15, 1.0, 0.5
+#: ``FLOW_REST`` clock seconds per second, and each new hop kicks it forward by ``FLOW_KICK · hit``
+#: at once (:mod:`livevis.render.hits`: the hop's onset above its recent average), so the
+#: picture jumps inside the 0.1 s after each onset and rests between them (a flow paced over the
+#: whole hop, or by the raw onset, was measured at the video's average rate around onsets:
+#: tools/synchrony.py ratio ≈ 1). Both are times :func:`flow_speed` of the arousal, summed here
+#: (the shader multiplied the clock by the speed, so every change of arousal, on every hop,
+#: jumped the whole picture, by more the longer the show had run).
+FLOW_REST, FLOW_KICK = 0.05, 1.5
 #: The onset pulse ``u_hit`` (the hop's hit) fades with this time constant, seconds.
 HIT_FADE_S = 0.06
+#: The levels the shader sees (:data:`HELD`) are held between hits: each hop moves them
+#: ``HOLD_DRIFT`` of the way to the hop's values, and a hit ``HOLD_HIT · hit`` more, so the
+#: colours, contrast and glow change on the onsets (they stepped on every hop: 10 changes a
+#: second, on and off the beat).
+HOLD_DRIFT, HOLD_HIT = 0.03, 2.0
+HELD = ("rms", "bass", "mid", "high", "onset", "energy", "valence", "arousal")
 #: A step of ``t`` beyond this (a seek, a restart, a paused show) does not advance the flow.
 FLOW_MAX_STEP_S = 0.5
+
+
+def flow_speed(arousal: float) -> float:
+    """The flow's speed at ``arousal`` ∈ [−1, 1]: 0.05 (calm) … 0.45 (excited), linear."""
+    return 0.05 + 0.4 * min(max(float(arousal) * 0.5 + 0.5, 0.0), 1.0)
 
 
 #: Palette colours a background shader receives (``u_palette[MAX_PALETTE]`` in background.frag).
@@ -67,8 +80,8 @@ class BackgroundLayer(ShaderLayer):
         self.uniform("u_palette_n", len(self.palette))
         self.flow = 0.0  #: the onset-paced flow clock, seconds
         self._last_t: float | None = None
-        self._hop_time: float | None = None  # state.time of the newest hop seen
-        self._onset_avg, self._hit, self._hit_at = 0.0, 0.0, 0.0
+        self.hits = HitDetector()
+        self._held: dict[str, float] = {}  # the band levels shown, held between hits
 
     @property
     def kick(self) -> float:
@@ -81,24 +94,20 @@ class BackgroundLayer(ShaderLayer):
         """Advance the flow clock to time ``t`` (s, the host's clock) with the newest ``state``.
 
         Returns:
-            (flow clock in seconds, the hit pulse in [0, 1]). The first call starts the clock at
-            ``FLOW_REST · t`` (as if at rest since 0).
+            (flow clock, the hit pulse in [0, 1]). The first call starts the clock at
+            ``FLOW_REST · flow_speed(arousal) · t`` (as if at rest since 0).
         """
+        speed = flow_speed(self._held.get("arousal", state.arousal))
         if self._last_t is None:
-            self.flow = FLOW_REST * max(float(t), 0.0)
+            self.flow = FLOW_REST * speed * max(float(t), 0.0)
         dt = 0.0 if self._last_t is None else t - self._last_t
         self._last_t = t
         if 0.0 < dt <= FLOW_MAX_STEP_S:
-            self.flow += dt * FLOW_REST
-        if state.time != self._hop_time:  # a new hop: its hit kicks the flow now
-            hop_s = state.time - self._hop_time if self._hop_time is not None else 0.1
-            self._hop_time, self._hit_at = state.time, t
-            onset = min(max(float(state.onset), 0.0), 1.0)
-            self._hit = max(0.0, onset - self._onset_avg) / max(1e-3, 1.0 - self._onset_avg)
-            a = float(np.exp(-min(max(hop_s, 0.0), 1.0) / HIT_TAU_S))
-            self._onset_avg = a * self._onset_avg + (1.0 - a) * onset
-            self.flow += FLOW_KICK * self.kick * self._hit
-        pulse = self.kick * self._hit * float(np.exp(-max(0.0, t - self._hit_at) / HIT_FADE_S))
+            self.flow += dt * FLOW_REST * speed
+        hit = self.hits.update(state, t)
+        if self.hits.new_hop:  # a new hop: its hit kicks the flow now
+            self.flow += FLOW_KICK * self.kick * hit * speed
+        pulse = self.kick * self.hits.pulse(t, HIT_FADE_S)
         return self.flow, pulse
 
     def set_uniforms(self, state: AnalysisState, t: float, size) -> None:
@@ -107,5 +116,20 @@ class BackgroundLayer(ShaderLayer):
         flow, hit = self.advance_flow(state, t)
         self.uniform("u_flow", flow)
         self.uniform("u_hit", hit)
-        for name in ("rms", "bass", "mid", "high", "onset", "beat_phase", "valence", "arousal", "energy"):
-            self.uniform(f"u_{name}", float(getattr(state, name)))
+        for name in HELD:
+            self.uniform(f"u_{name}", self._hold(name, float(getattr(state, name))))
+        self.uniform("u_beat_phase", float(state.beat_phase))
+
+    def _hold(self, name: str, value: float) -> float:
+        """Level ``name`` as shown: moves towards ``value`` on each hop, mostly on hits; the first
+        hop's values are taken as they are (before it, the analysis's defaults pass through)."""
+        if not self.hits.started:
+            return value
+        if name not in self._held:
+            self._held[name] = value
+            return value
+        held = self._held[name]
+        if self.hits.new_hop:
+            held += min(1.0, HOLD_DRIFT + HOLD_HIT * self.hits.hit) * (value - held)
+            self._held[name] = held
+        return held

@@ -3,13 +3,15 @@
 The engine is built on a background thread (keyframes are encoded once, which takes a
 moment), so loading a preset never stalls the render loop; until it is ready, or if it cannot
 be built (the message names the file), the layer stays transparent and the show goes on.
-Each new analysis hop advances the slerp; each frame glides from the picture on screen to
-the newest decoded one over the measured decode interval, so motion is smooth at the display
-rate even when decoding runs at the hop rate (10 Hz) or slower; on a GPU the decode thread
-also decodes each hop's in-between latents and the glide passes through them. Offline
-(synchronous), each hop's picture is decoded at once and reached within :data:`ARRIVE_S` of
-the hop's arrival, then held: the picture moves right after the hits (the hop's state arrives
-0–100 ms after them), by an amount paced by the energy (issue 14, motion on the beat).
+Each new analysis hop advances the slerp (paced by the energy, issue 14) and its picture is
+decoded: at once offline (synchronous), on the decode thread live (on a GPU with each hop's
+in-between latents, which the glide then passes through). The picture on screen moves on the
+music's hits (:mod:`livevis.render.hits`, issue 14, motion on the beat): a hit glides it to the
+newest decoded picture, half-way on the frame where the hit shows and all the way
+:data:`ARRIVE_S` / 2 later, and it is held between hits, so it moves right after the onsets
+(the hop's state arrives 0–100 ms after them). Without a hit for :data:`QUIET_S` seconds it
+glides on slowly (:data:`QUIET_GLIDE_S`), so music without accents still moves it. Live and
+offline run the same policy, on the host clock and on the video's.
 
 The glide is a cross-fade on the GPU (:meth:`~livevis.render.ImageLayer.glide_to`,
 :meth:`~livevis.render.ImageLayer.set_mix`): each decoded picture is uploaded once, and nothing
@@ -25,6 +27,7 @@ import time
 import numpy as np
 
 from livevis.logs import FILE_ONLY
+from livevis.render.hits import HitDetector
 from livevis.analysis.state import AnalysisState
 
 log = logging.getLogger("livevis.latent")
@@ -37,11 +40,14 @@ LIVE_CPU_THREADS = 1
 #: Pacing exponent of the latent walk (``LatentEngine(energy_exponent=...)``): 2 puts the motion
 #: on the loud hops and their hits and lets quieter ones rest (issue 14, motion on the beat).
 ENERGY_EXPONENT = 2.0
-#: Offline: a hop's picture is reached this many seconds after the hop's state is first shown
+#: A hit's glide reaches the newest picture this many seconds after the hit is first shown
 #: (half-way on that frame). A glide over the whole following hop, paced by its 10 ms envelope,
 #: replayed each hit exactly one hop (0.1 s) late, outside the 0.1 s after the onset
 #: (tools/synchrony.py).
 ARRIVE_S = 0.06
+#: Without a hit for ``QUIET_S`` seconds the picture glides on to the newest one over
+#: ``QUIET_GLIDE_S`` seconds (music without accents, a quiet passage).
+QUIET_S, QUIET_GLIDE_S = 2.0, 1.0
 
 
 def glide_step(stops: int, a: float) -> tuple[int, float]:
@@ -102,12 +108,13 @@ class LatentLayerDriver:
         self._shown_hop = -1
         self._closed = False
         self._latest: np.ndarray | None = None  # the newest picture glided to, uint8
-        self._glide_state: AnalysisState | None = None
-        self._path: list[np.ndarray] = []  # the pictures the live glide passes through, uint8
+        self._pending: list[np.ndarray] = []  # decoded, waiting for a hit: the path to glide through
+        self._path: list[np.ndarray] = []  # the pictures the glide passes through, uint8
         self._stop = 0  # the stop of the path being faded to
         self._gliding = False
-        self._arrived = 0.0
-        self._interval = 0.1  # seconds between decoded pictures (running estimate)
+        self._glide_at, self._glide_s = 0.0, ARRIVE_S  # when the glide started (clock s), its length
+        self._half = True  # the glide starts half-way (a hit) or at 0 (a quiet glide)
+        self.hits = HitDetector()
         spec = preset.latent
         self._kwargs = dict(
             segment=spec.segment_beats or spec.segment_s,
@@ -144,42 +151,55 @@ class LatentLayerDriver:
             self.say(self.message)
 
     def update(self, state: AnalysisState, t: float | None = None) -> None:
-        """Call every frame with the newest state: advances once per new hop, uploads new frames.
+        """Call every frame with the newest state: decodes each new hop, glides on hits.
 
         Args:
             state: the newest analysis state.
-            t: offline (``synchronous``) only: the video frame's time in seconds. Each hop's
-                decoded picture is then reached by a glide from the previous one, half-way on
-                the frame where the hop first shows and fully :data:`ARRIVE_S` / 2 later, so
-                the picture moves right after the hits. Without ``t`` the picture steps once
-                per hop.
+            t: offline (``synchronous``) only: the video frame's time in seconds (live: the
+                host's monotonic clock). Without ``t`` offline the picture steps to each hop's.
         """
         engine = self.engine
         if engine is None:
             return
-        if self.synchronous:
-            self._update_offline(engine, state, t)
-            return
-        if state.time != self._last_time:
+        now = time.monotonic() if not self.synchronous else t
+        new_hop = state.time != self._last_time
+        if new_hop:
             self._last_time = state.time
-            engine.update(state)
-        frame = engine.latest_frame()
-        now = time.monotonic()
-        if frame is not None and frame.hop != self._shown_hop:
-            # a new decoded picture: glide to it from what is on screen over one decode interval,
-            # so the stream moves at the display rate instead of stepping at the hop rate
-            if self._shown_hop >= 0:
-                self._interval = 0.8 * self._interval + 0.2 * min(1.0, max(0.02, now - self._arrived))
-            self._shown_hop = frame.hop
-            # with in-between pictures (sub_frames > 1, GPU) the glide passes through them
-            subs = [] if frame.sub_images is None else list(frame.sub_images[:-1])
-            self._path = [_uint8(im) for im in (*subs, frame.image)]
-            self._stop, self._gliding, self._arrived = 0, True, now
-            self._latest = self._path[-1]
-            self.layer.glide_to(self._path[0])
-        if not self._gliding:
-            return  # nothing moving: no GL work
-        a = min(1.0, (now - self._arrived) / self._interval)
+        if self.synchronous and new_hop:
+            self._pending = [_uint8(engine.frame_sync(state))]
+        elif not self.synchronous:
+            if new_hop:
+                engine.update(state)
+            frame = engine.latest_frame()
+            if frame is not None and frame.hop != self._shown_hop:
+                self._shown_hop = frame.hop
+                subs = [] if frame.sub_images is None else list(frame.sub_images[:-1])
+                self._pending = [_uint8(im) for im in (*subs, frame.image)]
+        hit = self.hits.update(state, now if now is not None else state.time)
+        if self._pending:
+            if self._latest is None:  # the first picture: shown at once
+                self._latest = self._pending[-1]
+                self._pending, self._glide_at = [], (now if now is not None else 0.0)
+                self.layer.set_image(self._latest)
+            elif now is None or (hit > 0.0 and self.hits.since(now) < ARRIVE_S):
+                self._start_glide(now, ARRIVE_S, half=True)
+            elif now - self._glide_at >= QUIET_S + self._glide_s:
+                self._start_glide(now, QUIET_GLIDE_S, half=False)
+        if self._gliding:
+            self._advance(now)
+
+    def _start_glide(self, now: float | None, seconds: float, half: bool) -> None:
+        """Glide from the picture on screen through the pending pictures, starting at ``now``."""
+        self._path, self._pending = self._pending, []
+        self._latest = self._path[-1]
+        self._stop, self._gliding, self._half = 0, True, half
+        self._glide_at, self._glide_s = (now if now is not None else 0.0), seconds
+        self.layer.glide_to(self._path[0])
+
+    def _advance(self, now: float | None) -> None:
+        """Set the glide's mix for clock time ``now`` (None: all the way)."""
+        a = 1.0 if now is None else (now - self._glide_at) / self._glide_s + (0.5 if self._half else 0.0)
+        a = min(max(a, 0.0), 1.0)
         stop, mix = glide_step(len(self._path), a)
         while self._stop < stop:  # on to the next in-between picture, from the one just reached
             self.layer.set_mix(1.0)
@@ -187,23 +207,6 @@ class LatentLayerDriver:
             self.layer.glide_to(self._path[self._stop])
         self.layer.set_mix(mix)
         self._gliding = a < 1.0
-
-    def _update_offline(self, engine, state: AnalysisState, t: float | None) -> None:
-        if state.time != self._last_time:
-            self._last_time = state.time
-            first = self._latest is None
-            self._latest = _uint8(engine.frame_sync(state))
-            self._glide_state = state
-            if first:
-                self.layer.set_image(self._latest)
-            else:
-                self.layer.glide_to(self._latest)  # from the picture shown now (the previous hop reached)
-        if self._latest is None:
-            return
-        w = 1.0
-        if t is not None:
-            w = min(max((t - self._glide_state.time) / ARRIVE_S + 0.5, 0.0), 1.0)
-        self.layer.set_mix(w)
 
     def attach(self, layer) -> None:
         """Feed a new layer (the compositor was rebuilt, e.g. on a window resize)."""

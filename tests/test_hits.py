@@ -1,0 +1,76 @@
+"""Hits (livevis.render.hits) and the layers that move on them (issue 14, motion on the beat):
+the background's flow and held levels, the face's nod, on constructed hops and on real music."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from livevis.analysis.state import AnalysisState
+from livevis.render.hits import HIT_FLOOR, HitDetector
+
+
+def _hops(onsets, start: float = 0.1, hop: float = 0.1):
+    return [AnalysisState(time=start + i * hop, onset=o) for i, o in enumerate(onsets)]
+
+
+def test_a_hit_is_an_onset_above_the_recent_average():
+    det = HitDetector()
+    hits = [det.update(s, s.time) for s in _hops([0.6] * 30 + [1.0] + [0.6] * 5)]
+    assert hits[0] == 0.0, "the first hop sets the average: no jolt at the start"
+    assert max(hits[10:30]) == 0.0, "a steady stream of onsets (a hi-hat on every hop) is no hit"
+    assert hits[30] > 0.8, "an accent above the stream is"
+    assert hits[31:] == [0.0] * 5
+    det = HitDetector()
+    hits = [det.update(s, s.time) for s in _hops([0.0] * 10 + [HIT_FLOOR * 0.8, 0.0, 0.0, 0.5])]
+    assert hits[10] == 0.0 and hits[13] == pytest.approx(0.5, abs=0.01), "below the floor nothing moves"
+
+
+def test_the_hit_is_read_once_per_hop_and_fades():
+    det = HitDetector()
+    det.update(AnalysisState(time=0.1, onset=0.0), 0.1)
+    hop = AnalysisState(time=0.2, onset=0.9)
+    assert det.update(hop, 0.2) > 0.8 and det.new_hop
+    det.update(hop, 0.233)  # the same hop on the next frame
+    assert not det.new_hop and det.since(0.233) == pytest.approx(0.033)
+    assert det.pulse(0.2, 0.06) == pytest.approx(det.hit)
+    assert det.pulse(0.26, 0.06) == pytest.approx(det.hit * np.exp(-1.0))
+
+
+def test_the_head_nods_on_a_hit():
+    from livevis.face3d.mesh_layer import NOD_RAD, head_pose
+
+    rest, nod = head_pose(3.0), head_pose(3.0, hit=1.0)
+    assert nod[0] == pytest.approx(rest[0] - NOD_RAD) and nod[1:] == rest[1:]
+    assert head_pose(3.0, hit=1.0, amount=0.0) == (0.0, 0.0, 0.0, 0.0)
+
+
+@pytest.mark.gl
+def test_the_background_moves_on_hits_and_rests_between(ctx):
+    """The shader background at 30 fps over hops with and without hits: frames where a hit
+    shows change the picture over ten times more than the frames between, though arousal,
+    valence and the band levels step on every hop, as the analysis's do."""
+    from livevis.render import BackgroundLayer, Compositor
+
+    rng = np.random.default_rng(0)
+    onsets = np.where(np.arange(60) % 5 == 0, 0.95, 0.2)
+    states = [AnalysisState(time=0.1 * (i + 1), onset=float(o), arousal=float(rng.uniform(0.2, 0.6)),
+                            valence=float(rng.uniform(-0.3, 0.3)), bass=float(rng.uniform(0, 1)),
+                            mid=float(rng.uniform(0, 1)), rms=0.3, energy=0.3) for i, o in enumerate(onsets)]
+    comp = Compositor(ctx, 64, 64, [BackgroundLayer(ctx)])
+    det, frames, hit_frame = HitDetector(), [], []
+    try:
+        for k in range(3, 180):  # 30 fps, 6 s
+            t = k / 30
+            state = [s for s in states if s.time <= t + 1e-9][-1]
+            det.update(state, t)
+            comp.render(state, t)
+            frames.append(comp.read_rgb().astype(np.float32))
+            hit_frame.append(det.new_hop and det.hit > 0)
+    finally:
+        comp.release()
+    d = np.array([np.abs(b - a).mean() for a, b in zip(frames, frames[1:])])
+    hit_frame = np.array(hit_frame[1:])
+    assert hit_frame.sum() >= 10
+    # 19× here; 4× before the levels were held between hits and the flow's speed integrated
+    assert d[hit_frame].mean() > 10 * d[~hit_frame].mean(), (d[hit_frame].mean(), d[~hit_frame].mean())
