@@ -78,6 +78,25 @@ The whole built-in preset (face on top), first 10 s of Vibe Ace at 256²: 1.13 (
 1.8 there; and the hop-level onset strength the renderers see finds the hits late or not at all
 on dense music (the 30 largest picture changes of the background lie < 0.1 s after an onset in
 70 % of cases either way).
+
+Issue 14, motion on the beat, second step (2026-11-26): every layer moves on the hits of
+``livevis/render/hits.py`` and rests between (the background holds its levels and colours between
+hits and integrates its flow's speed on the CPU; the image stream glides on hits; the head nods).
+The whole built-in preset, ``python -m livevis render AUDIO -o OUT.mp4 --size 128x128 --duration
+30``, the six videos scored together (each other's audio in the null), the paper's four videos
+scored with the same null (``--null-audio`` the two shared tracks):
+
+| video | paper's: ratio (z) | livevis before: ratio (z) | livevis now: ratio (z) | AVS now (null; z) |
+|---|---|---|---|---|
+| Born and Raised | 1.91 (+2.63) | 1.15 (+1.6) | 1.55 (+2.57) | 0.373 (0.350; +0.4) |
+| Disclosure, Happening | 0.86 (−0.9) | 0.98 (−0.3) | 1.09 (+1.0) | 0.606 (0.585; +0.2) |
+| Giant Steps | 0.93 (−0.5) | 1.00 (−0.7) | 1.07 (+0.7) | 0.389 (0.393; −0.1) |
+| Roadhouse Blues | 0.89 (−0.7) | 1.06 (+1.0) | 1.36 (+2.8) | 0.546 (0.511; +0.5) |
+| Brahms | | 1.24 (+3.6) | 2.44 (+6.5) | 0.172 (0.221; −0.4) |
+| Karissa Hobbs | | 1.16 (+2.6) | 1.48 (+4.1) | 0.398 (0.416; −0.4) |
+
+("before": the 256² renders of the first table.) Above the null on all six; above the paper's
+videos on three of the four songs (Born and Raised: 2.57 against 2.63). Ratio ≥ 2 on Brahms only.
 """
 
 from __future__ import annotations
