@@ -78,10 +78,10 @@ class BackgroundLayer(ShaderLayer):
             padded[: len(self.palette)] = self.palette
             self.program["u_palette"].write(padded.tobytes())
         self.uniform("u_palette_n", len(self.palette))
-        self.flow = 0.0  #: the onset-paced flow clock, seconds
+        self.flow = 0.0  #: the onset- and arousal-paced flow clock (seconds × flow_speed)
         self._last_t: float | None = None
         self.hits = HitDetector()
-        self._held: dict[str, float] = {}  # the band levels shown, held between hits
+        self._held: dict[str, float] = {}  # the HELD levels shown, held between hits
 
     @property
     def kick(self) -> float:
