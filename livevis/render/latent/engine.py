@@ -344,7 +344,15 @@ class LatentEngine:
         Returns:
             uint8 RGB (H, W, 3).
         """
-        return self.codec.decode(self.update(state))[0]
+        return self.decode(self.update(state))
+
+    def decode(self, latent: np.ndarray) -> np.ndarray:
+        """Decode one latent (float32 (C, h, w), from :meth:`update`) in this thread.
+
+        Returns:
+            uint8 RGB (H, W, 3).
+        """
+        return self.codec.decode(latent)[0]
 
     def frames_sync(self, state: AnalysisState, alphas: Sequence[float]) -> np.ndarray:
         """Offline path with sub-hop frames: :meth:`update`, then decode, in one batch, the

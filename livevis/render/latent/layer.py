@@ -109,6 +109,7 @@ class LatentLayerDriver:
         self._closed = False
         self._latest: np.ndarray | None = None  # the newest picture glided to, uint8
         self._pending: list[np.ndarray] = []  # decoded, waiting for a hit: the path to glide through
+        self._pending_latent: np.ndarray | None = None  # offline: the newest hop's latent, decoded when shown
         self._path: list[np.ndarray] = []  # the pictures the glide passes through, uint8
         self._stop = 0  # the stop of the path being faded to
         self._gliding = False
@@ -166,7 +167,9 @@ class LatentLayerDriver:
         if new_hop:
             self._last_time = state.time
         if self.synchronous and new_hop:
-            self._pending = [_uint8(engine.frame_sync(state))]
+            # the walk advances every hop; only a picture a glide starts toward is decoded (the decode
+            # is most of an offline frame's cost, and the hops between hits are never shown)
+            self._pending_latent = engine.update(state).copy()
         elif not self.synchronous:
             if new_hop:
                 engine.update(state)
@@ -176,8 +179,9 @@ class LatentLayerDriver:
                 subs = [] if frame.sub_images is None else list(frame.sub_images[:-1])
                 self._pending = [_uint8(im) for im in (*subs, frame.image)]
         hit = self.hits.update(state, now if now is not None else state.time)
-        if self._pending:
+        if self._pending or self._pending_latent is not None:
             if self._latest is None:  # the first picture: shown at once
+                self._decode_pending()
                 self._latest = self._pending[-1]
                 self._pending, self._glide_at = [], (now if now is not None else 0.0)
                 self.layer.set_image(self._latest)
@@ -190,11 +194,18 @@ class LatentLayerDriver:
 
     def _start_glide(self, now: float | None, seconds: float, half: bool) -> None:
         """Glide from the picture on screen through the pending pictures, starting at ``now``."""
+        self._decode_pending()
         self._path, self._pending = self._pending, []
         self._latest = self._path[-1]
         self._stop, self._gliding, self._half = 0, True, half
         self._glide_at, self._glide_s = (now if now is not None else 0.0), seconds
         self.layer.glide_to(self._path[0])
+
+    def _decode_pending(self) -> None:
+        """Offline: decode the newest hop's latent into the pending picture (once)."""
+        if self._pending_latent is not None:
+            self._pending = [_uint8(self.engine.decode(self._pending_latent))]
+            self._pending_latent = None
 
     def _advance(self, now: float | None) -> None:
         """Set the glide's mix for clock time ``now`` (None: all the way)."""
