@@ -19,7 +19,7 @@ from livevis.face3d.aumesh import (
 from livevis.face3d.head import head_geometry
 from livevis.render.compositor import LayerBlender
 from livevis.render.layers import Layer
-from livevis.render.hits import HitDetector
+from livevis.render.hits import HeldLevels, HitDetector
 from livevis.render.shaders import is_software_renderer, load_program, set_uniform
 from livevis.analysis.state import AU_INDEX, AU_NAMES, AnalysisState
 
@@ -119,23 +119,25 @@ class BlinkClock:
         return blink_amount(self._phase, self.period)
 
 
-#: The nod on a full hit, radians (about 3.4°), and how fast it fades, seconds.
-NOD_RAD, NOD_FADE_S = 0.06, 0.08
+#: The expression (AUs), the emotion colours and the idle sway are held between hits (issue 14,
+#: motion on the beat): each hop moves them ``FACE_DRIFT`` of the way to the hop's (the sway: to
+#: the clock), a hit ``FACE_HIT · hit`` more, so the face changes right after the onsets and
+#: rests between them (a time constant of about 3 s without hits). A nod that dips and comes
+#: back was tried: its return lands outside the onsets and halved the face's onset-change ratio.
+FACE_DRIFT, FACE_HIT = 0.03, 2.0
 
 
-def head_pose(t: float, hit: float = 0.0, amount: float = 1.0) -> tuple[float, float, float, float]:
+def head_pose(t: float, amount: float = 1.0) -> tuple[float, float, float, float]:
     """Idle head motion: (pitch, yaw, roll) in radians and a vertical bob in face units.
 
-    Slow incommensurate sines (all 0 at t=0) of a few degrees, plus a nod of up to
-    :data:`NOD_RAD` on the music's hits (``hit`` ∈ [0, 1], the fading pulse of
-    :class:`~livevis.render.hits.HitDetector`: the head dips right after an onset, issue 14).
-    ``amount`` scales everything (0 = still).
+    Slow incommensurate sines (all 0 at t=0) of a few degrees, at clock time ``t`` (s; the face
+    passes its sway clock, held between hits, so the head moves on the beat). ``amount`` scales
+    everything (0 = still).
     """
     pitch = 0.035 * math.sin(0.41 * t) + 0.02 * math.sin(1.13 * t)
     yaw = 0.07 * math.sin(0.29 * t) + 0.025 * math.sin(0.83 * t)
     roll = 0.03 * math.sin(0.23 * t) + 0.01 * math.sin(0.97 * t)
     bob = 0.006 * math.sin(2 * math.pi * t / 4.5)
-    pitch -= NOD_RAD * min(max(float(hit), 0.0), 1.0)
     return pitch * amount, yaw * amount, roll * amount, bob * amount
 
 
@@ -325,7 +327,8 @@ class FaceMeshLayer(Layer):
         self.samples = max(0, min(int(samples), int(ctx.max_samples))) if samples else 0
         self.smoother = AUSmoother(attack, release)
         self.blinks = BlinkClock()
-        self.hits = HitDetector()  # the nod on the music's hits
+        self.hits = HitDetector()  # the music's hits
+        self.held = HeldLevels(self.hits, FACE_DRIFT, FACE_HIT)  # expression, colours, sway: moved on hits
         self.program = load_program(ctx, "face3d.vert", "face3d.frag")
         self._vbo = ctx.buffer(reserve=self.model.neutral.shape[0] * 6 * 4, dynamic=True)
         self._ibos, self._vaos = [], {}
@@ -359,12 +362,14 @@ class FaceMeshLayer(Layer):
     # ------------------------------------------------------------------ per-frame inputs
 
     def frame_aus(self, state: AnalysisState, t: float) -> np.ndarray:
-        """The 17 AUs this frame: smoothed, times expressiveness, with the idle blink (AU45 ≤ 1)."""
+        """The 17 AUs this frame: held between hits (:data:`FACE_DRIFT`), smoothed, times
+        expressiveness, with the idle blink (AU45 ≤ 1). Call once per frame: it reads the hop's hit."""
         aus = np.clip(np.asarray(state.aus, np.float32).reshape(-1), 0.0, 1.0)
         if aus.shape != (len(AU_NAMES),):
             raise ValueError(f"state.aus must have {len(AU_NAMES)} values, got {aus.shape}")
-        a = self.smoother.update(aus, t) * self.expressiveness
-        b = self.blinks.update(t, state.arousal) if self.blink else 0.0
+        self.hits.update(state, t)
+        a = self.smoother.update(self.held.hold("aus", aus), t) * self.expressiveness
+        b = self.blinks.update(t, self.held.hold("arousal", state.arousal)) if self.blink else 0.0
         a[_AU45] = min(max(float(a[_AU45]), b), 1.0)
         return a
 
@@ -454,8 +459,8 @@ class FaceMeshLayer(Layer):
         self.last_vertices = verts
         self._vbo.write(np.ascontiguousarray(np.hstack([verts, normals]), np.float32).tobytes())
 
-        self.hits.update(state, t)
-        pitch, yaw, roll, bob = head_pose(t, self.hits.pulse(t, NOD_FADE_S), self.motion)
+        sway_t = self.held.hold("sway", t)  # the sway and the gaze step on the hits
+        pitch, yaw, roll, bob = head_pose(sway_t, self.motion)
         rot = _rotation(pitch, yaw, roll)
         pivot = np.array([0.0, -0.45, -0.25])  # about the neck
         model = np.eye(4)
@@ -467,7 +472,8 @@ class FaceMeshLayer(Layer):
         view[2, 3] = -dist
         aspect = size[0] / size[1]
         proj = _perspective(fovy, aspect, max(dist - 2.0, 0.05), dist + 2.0)
-        pal = palette(state.valence, state.arousal)
+        valence, arousal = self.held.hold("valence", state.valence), self.held.hold("arousal", state.arousal)
+        pal = palette(valence, arousal)
 
         u = self._u
         for name, m in (("u_model", model), ("u_view", view), ("u_proj", proj)):
@@ -489,9 +495,9 @@ class FaceMeshLayer(Layer):
         u("u_blush_col", tuple(float(c) for c in pal.blush))
         u("u_rim_strength", pal.rim_strength)
         au6, au12 = aus[AU_INDEX["AU06"]], aus[AU_INDEX["AU12"]]
-        u("u_blush", float(np.clip(0.15 + 0.25 * max(state.valence, 0.0) + 0.2 * min(au6 + au12, 1.0), 0, 0.6)))
+        u("u_blush", float(np.clip(0.15 + 0.25 * max(valence, 0.0) + 0.2 * min(au6 + au12, 1.0), 0, 0.6)))
         # Eyes: iris centres with a slow saccadic gaze drift.
-        k = math.floor(t / 1.7)
+        k = math.floor(sway_t / 1.7)
         gaze = np.array([(_hash(k, 3.0) - 0.5) * 0.02, (_hash(k, 5.0) - 0.5) * 0.01, 0.0]) * min(self.motion, 1.0)
         if t <= 0:
             gaze[:] = 0.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import moderngl
 import numpy as np
 
-from livevis.render.hits import HitDetector
+from livevis.render.hits import HeldLevels, HitDetector
 from livevis.render.layers import ShaderLayer
 from livevis.analysis.state import AnalysisState
 
@@ -81,7 +81,7 @@ class BackgroundLayer(ShaderLayer):
         self.flow = 0.0  #: the onset- and arousal-paced flow clock (seconds × flow_speed)
         self._last_t: float | None = None
         self.hits = HitDetector()
-        self._held: dict[str, float] = {}  # the HELD levels shown, held between hits
+        self.held = HeldLevels(self.hits, HOLD_DRIFT, HOLD_HIT)  # the HELD levels shown
 
     @property
     def kick(self) -> float:
@@ -97,7 +97,7 @@ class BackgroundLayer(ShaderLayer):
             (flow clock, the hit pulse in [0, 1]). The first call starts the clock at
             ``FLOW_REST · flow_speed(arousal) · t`` (as if at rest since 0).
         """
-        speed = flow_speed(self._held.get("arousal", state.arousal))
+        speed = flow_speed(self.held.get("arousal", state.arousal))
         if self._last_t is None:
             self.flow = FLOW_REST * speed * max(float(t), 0.0)
         dt = 0.0 if self._last_t is None else t - self._last_t
@@ -117,19 +117,6 @@ class BackgroundLayer(ShaderLayer):
         self.uniform("u_flow", flow)
         self.uniform("u_hit", hit)
         for name in HELD:
-            self.uniform(f"u_{name}", self._hold(name, float(getattr(state, name))))
+            self.uniform(f"u_{name}", self.held.hold(name, float(getattr(state, name))))
         self.uniform("u_beat_phase", float(state.beat_phase))
 
-    def _hold(self, name: str, value: float) -> float:
-        """Level ``name`` as shown: moves towards ``value`` on each hop, mostly on hits; the first
-        hop's values are taken as they are (before it, the analysis's defaults pass through)."""
-        if not self.hits.started:
-            return value
-        if name not in self._held:
-            self._held[name] = value
-            return value
-        held = self._held[name]
-        if self.hits.new_hop:
-            held += min(1.0, HOLD_DRIFT + HOLD_HIT * self.hits.hit) * (value - held)
-            self._held[name] = held
-        return held

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from livevis.analysis.state import AnalysisState
 
 #: Time constant of the onset average a hit must rise above, seconds.
@@ -45,6 +47,11 @@ class HitDetector:
     def started(self) -> bool:
         return self._hop_time is not None
 
+    @property
+    def hop_time(self) -> float | None:
+        """Stream time (s) of the newest hop seen, None before the first."""
+        return self._hop_time
+
     def update(self, state: AnalysisState, t: float) -> float:
         """Look at ``state`` at host time ``t`` (s); returns the newest hop's hit, [0, 1].
 
@@ -69,3 +76,44 @@ class HitDetector:
     def since(self, t: float) -> float:
         """Seconds from the newest hop's arrival to ``t``."""
         return max(0.0, t - self.hit_at)
+
+
+class HeldLevels:
+    """Levels shown between hits: each new hop moves them ``drift`` of the way to the hop's
+    values, and a hit ``gain · hit`` more (capped at all the way), so what they drive changes on
+    the onsets instead of a little on every hop.
+
+    Read them after the frame's :meth:`HitDetector.update`. Before the first hop the values pass
+    through (the analysis's defaults); the first hop's are taken as they are.
+
+    Args:
+        hits: the layer's detector.
+        drift, gain: fractions per hop, >= 0.
+    """
+
+    def __init__(self, hits: HitDetector, drift: float, gain: float) -> None:
+        if drift < 0 or gain < 0:
+            raise ValueError(f"drift and gain must be >= 0, got {drift}, {gain}")
+        self.hits, self.drift, self.gain = hits, float(drift), float(gain)
+        self._held: dict[str, float | np.ndarray] = {}
+        self._moved_at: dict[str, float | None] = {}  # the hop each level last moved on
+
+    def get(self, name: str, default=None):
+        """The level ``name`` as last shown, or ``default`` if never held."""
+        return self._held.get(name, default)
+
+    def hold(self, name: str, value):
+        """Level ``name`` (a float, or a float array of a fixed shape) as shown this frame; it
+        moves once per hop however often it is read."""
+        if not self.hits.started:
+            return value
+        if name not in self._held:
+            self._held[name] = np.array(value, np.float32) if isinstance(value, np.ndarray) else float(value)
+            self._moved_at[name] = self.hits.hop_time
+            return self._held[name]
+        held = self._held[name]
+        if self._moved_at[name] != self.hits.hop_time:
+            self._moved_at[name] = self.hits.hop_time
+            held = held + min(1.0, self.drift + self.gain * self.hits.hit) * (value - held)
+            self._held[name] = held.astype(np.float32) if isinstance(held, np.ndarray) else float(held)
+        return self._held[name]
