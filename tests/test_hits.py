@@ -69,8 +69,8 @@ def test_head_pose_is_still_at_rest_and_scaled_by_amount():
 def test_the_face_moves_on_hits_and_rests_between(ctx):
     """The 3D face at 30 fps over hops with and without hits, whose AUs, valence and arousal
     step on every hop (as the analysis's do): the frames where a hit shows change the picture
-    over eight times more than the frames between (21× here, 3.6× before the expression, colours and sway are held
-    were held between hits)."""
+    over eight times more than the frames between (21× here; 3.6× before the expression,
+    colours and sway were held between hits)."""
     from livevis.face3d.aumesh import AUMeshModel
     from livevis.face3d.mesh_layer import FaceMeshLayer
     from livevis.render import Compositor
