@@ -21,7 +21,8 @@ import numpy as np
 
 from livevis.face3d.aumesh import LIPS_INNER, LOWER_LIP, UPPER_LIP, AUMeshModel
 from livevis.face3d.landmarks import FaceLandmarker, PortraitError
-from livevis.face3d.mesh_layer import AUSmoother, BlinkClock, set_line_uniforms
+from livevis.face3d.mesh_layer import FACE_DRIFT, FACE_HIT, AUSmoother, BlinkClock, set_line_uniforms
+from livevis.render.hits import HeldLevels, HitDetector
 from livevis.render.layers import Layer
 from livevis.render.shaders import load_program, set_uniform
 from livevis.analysis.state import AU_INDEX, AU_NAMES, AnalysisState
@@ -264,8 +265,9 @@ def make_rig(photo: str | Path | np.ndarray, model: AUMeshModel | None = None,
 class PortraitLayer(Layer):
     """A user's photo (cover-fit to the frame) whose face is animated by ``state.aus``.
 
-    AUs are smoothed (attack/release) and scaled by ``expressiveness``; idle blinks keep it
-    alive in silence. Opaque over the whole frame (it is a photo).
+    AUs are held between the music's hits (as the 3D face's, :data:`~livevis.face3d.mesh_layer.FACE_DRIFT`),
+    smoothed (attack/release) and scaled by ``expressiveness``; idle blinks keep it alive in
+    silence. Opaque over the whole frame (it is a photo).
 
     Args:
         ctx: the GL context.
@@ -289,14 +291,18 @@ class PortraitLayer(Layer):
         self.expressiveness, self.blink = float(expressiveness), bool(blink)
         self.smoother = AUSmoother(attack, release)
         self.blinks = BlinkClock()
+        self.hits = HitDetector()
+        self.held = HeldLevels(self.hits, FACE_DRIFT, FACE_HIT)  # the expression moves on the hits
 
     def draw(self, state: AnalysisState, t: float, size: tuple[int, int]) -> None:
         aus = np.clip(np.asarray(state.aus, np.float32).reshape(-1), 0.0, 1.0)
         if aus.shape != (len(AU_NAMES),):
             raise ValueError(f"state.aus must have {len(AU_NAMES)} values, got {aus.shape}")
-        a = self.smoother.update(aus, t) * self.expressiveness * AU_GAIN
+        self.hits.update(state, t)
+        a = self.smoother.update(self.held.hold("aus", aus), t) * self.expressiveness * AU_GAIN
         i45 = AU_INDEX["AU45"]
-        a[i45] = min(max(float(a[i45]), self.blinks.update(t, state.arousal) if self.blink else 0.0), 1.0)
+        arousal = self.held.hold("arousal", state.arousal)
+        a[i45] = min(max(float(a[i45]), self.blinks.update(t, arousal) if self.blink else 0.0), 1.0)
         h, w = self.rig.photo.shape[:2]
         fw, fh = size
         s = max(fw / w, fh / h)  # cover: crop, keep aspect, centre
