@@ -90,7 +90,10 @@ void main() {
     n = clamp((n - 0.5) * contrast + 0.5, 0.0, 1.0);
 
     float beat = exp(-6.0 * u_beat_phase) * step(0.001, u_rms + u_onset);
-    float pulse = 0.4 * u_hit + 0.05 * beat;   // on the onsets (issue 14); the tempo grid only a touch
+    // the tempo grid only a touch. No flash on the hits: a flash's fade-out lands after the 0.1 s
+    // that follow an onset and halved the onset-change ratio (issue 14); the hits move the picture
+    // by steps (the flow kick, the held levels). u_hit stays for custom shaders.
+    float pulse = 0.05 * beat;
 
     vec3 col = palette(n, val);
     col *= 0.55 + 0.45 * w.x + pulse;

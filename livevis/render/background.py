@@ -18,7 +18,7 @@ from livevis.analysis.state import AnalysisState
 #: (the shader multiplied the clock by the speed, so every change of arousal, on every hop,
 #: jumped the whole picture, by more the longer the show had run).
 FLOW_REST, FLOW_KICK = 0.05, 1.5
-#: The onset pulse ``u_hit`` (the hop's hit) fades with this time constant, seconds.
+#: The onset pulse ``u_hit`` (the hop's hit, for custom shaders) fades with this time constant, seconds.
 HIT_FADE_S = 0.06
 #: The levels the shader sees (:data:`HELD`) are held between hits: each hop moves them
 #: ``HOLD_DRIFT`` of the way to the hop's values, and a hit ``HOLD_HIT · hit`` more, so the
@@ -44,8 +44,9 @@ class BackgroundLayer(ShaderLayer):
 
     Hue follows valence (cold blue/purple at -1, warm orange/yellow at +1), flow speed and
     contrast follow arousal, the flow jumps on each hop's hit and rests between (``u_flow``,
-    :data:`FLOW_KICK`), brightness pulses on hits (``u_hit``) and beats, and bass drives a radial
-    glow. Opaque (alpha 1) everywhere.
+    :data:`FLOW_KICK`), colours, contrast and glow step on hits (:data:`HELD`), brightness pulses a
+    touch on the tempo's beats, and bass drives a radial glow. Opaque (alpha 1) everywhere. The
+    fading hit pulse ``u_hit`` is passed for custom shaders; ``background.frag`` does not flash.
 
     Args:
         ctx: the GL context. opacity, blend: see :class:`Layer`.
