@@ -124,8 +124,9 @@ songs. Ratio ≥ 2 on three (Born and Raised, Brahms, Tchaikovsky; Karissa 1.99)
 Giant Steps cannot reach 2 (ceiling 1.6, 1.5). What keeps the rest below: the latency from an
 onset to the first frame that shows it. A hop's state exists 0.1 s after the hop began plus the
 analysis resampler's 22 ms (soxr HQ, 44.1 → 16 kHz), so at 30 fps it is shown one frame after
-its hop ends: an onset's first reaction comes 33–133 ms after it, and 30 % of all picture change
-lies 0.10–0.17 s after an onset, just outside the window.
+its hop ends: an onset's first reaction comes 33–133 ms after it, and 16–29 % of all picture
+change (Disclosure, Born and Raised, Vibe Ace, Karissa, Roadhouse) lies 0.10–0.17 s after an
+onset, just outside the window.
 """
 
 from __future__ import annotations
