@@ -597,7 +597,8 @@ def test_offline_driver_moves_right_after_each_hit(ctx, cache, photos):
     """Offline (synchronous) the latent layer moves on the music's hits (issue 14, motion on the
     beat): a hit's picture is half-way on the frame where the hit first shows, fully there one
     30 fps frame later, and held until the next hit; a hop without a hit moves nothing, and the
-    next hit glides to the newest picture. Each picture is uploaded once and the glide is a
+    next hit glides to the newest picture, the only one of those hops that is decoded. Each
+    picture is uploaded once and the glide is a
     cross-fade on the GPU."""
     from livevis.control.presets import LatentSpec, Preset
     from livevis.render import ImageLayer
@@ -616,6 +617,9 @@ def test_offline_driver_moves_right_after_each_hit(ctx, cache, photos):
     preset = Preset(latent=LatentSpec(keyframes=[str(photos)], segment_beats=8, noise_sigma=0.15))
     drv = LatentLayerDriver(preset, layer, say=lambda m: None, synchronous=True)
     assert drv.engine is not None, drv.message
+    decodes = []
+    real_decode = drv.engine.decode
+    drv.engine.decode = lambda latent: (decodes.append(1), real_decode(latent))[1]
     fps = 30.0
     states = [hop(0.1, 0, 0.0), hop(0.2, 0, 0.9), hop(0.3, 8, 0.0), hop(0.4, 0, 0.9)]
     shown = []
@@ -635,6 +639,7 @@ def test_offline_driver_moves_right_after_each_hit(ctx, cache, photos):
     assert np.abs(c - b).mean() > 0.5
     assert np.abs(shown[9] - (b + c) / 2).mean() < 1.01
     assert uploads == ["set", "glide", "glide"]  # one upload per glide, none per frame
+    assert len(decodes) == 3, "decoded only what is shown: not the hop without a hit"
     # music without accents: after QUIET_S without a hit the picture glides on, slowly
     from livevis.render.latent.layer import QUIET_GLIDE_S, QUIET_S
 
@@ -646,6 +651,7 @@ def test_offline_driver_moves_right_after_each_hit(ctx, cache, photos):
     assert max(d for t, d in quiet if t < 0.4 + QUIET_S - 0.05) < 1e-3, "held until QUIET_S after the hit"
     moving = [d for t, d in quiet if t > 0.4 + QUIET_S + 0.1]
     assert moving[-1] > 0.5 and len(uploads) == 4 and moving == sorted(moving), "a slow glide, once"
+    assert len(decodes) == 4, "the quiet hops are walked, not decoded, until the glide"
     drv.close()
     layer.release()
 
