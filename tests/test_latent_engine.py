@@ -598,8 +598,7 @@ def test_offline_driver_moves_right_after_each_hit(ctx, cache, photos):
     beat): a hit's picture is half-way on the frame where the hit first shows, fully there one
     30 fps frame later, and held until the next hit; a hop without a hit moves nothing, and the
     next hit glides to the newest picture, the only one of those hops that is decoded. Each
-    picture is uploaded once and the glide is a
-    cross-fade on the GPU."""
+    picture is uploaded once and the glide is a cross-fade on the GPU."""
     from livevis.control.presets import LatentSpec, Preset
     from livevis.render import ImageLayer
     from livevis.render.latent.layer import LatentLayerDriver
