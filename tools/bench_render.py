@@ -31,11 +31,11 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TRACK = ROOT.parent / "shared" / "audio" / "librosa-data" / "Kevin_MacLeod_-_Vibe_Ace.ogg"
 
 
-def timed(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
-    """(wall s, CPU s) of running ``cmd`` to completion; raises if it fails."""
+def timed(cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> tuple[float, float]:
+    """(wall s, CPU s) of running ``cmd`` in ``cwd`` to completion; raises if it fails."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
     wall = time.monotonic() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baseline", type=Path, help="another livevis tree (e.g. a git worktree of main)")
     ap.add_argument("--no-ffmpeg", action="store_true", help="leave out ffmpeg showcqt")
     args = ap.parse_args(argv)
+    args.track = args.track.resolve()
     if not args.track.is_file():
         print(f"bench_render: no track at {args.track} (give --track)", file=sys.stderr)
         return 2
@@ -80,8 +81,10 @@ def main(argv: list[str] | None = None) -> int:
                 for name in runs:
                     out.unlink(missing_ok=True)
                     if name in trees:
+                        # in the tree itself: ``python -m`` puts the working directory first on
+                        # sys.path, so run from another tree it would import that one
                         env = dict(os.environ, PYTHONPATH=str(trees[name]))
-                        wall, cpu = timed(livevis(trees[name], size), env)
+                        wall, cpu = timed(livevis(trees[name], size), env, cwd=trees[name])
                     else:
                         wall, cpu = timed(showcqt(size))
                     runs[name].append((wall, cpu))
