@@ -65,6 +65,25 @@ def test_head_pose_is_still_at_rest_and_scaled_by_amount():
     assert head_pose(3.0, amount=0.5)[1] == pytest.approx(head_pose(3.0)[1] * 0.5)
 
 
+def _frame_changes(comp, states) -> tuple[np.ndarray, np.ndarray]:
+    """Render ``states`` (hops 0.1 s apart) through ``comp`` at 30 fps for 6 s, then release it.
+    Returns each frame's change from the one before (mean |Δ| of RGB, 0–255) and whether a hit
+    first shows on it."""
+    det, frames, hit_frame = HitDetector(), [], []
+    try:
+        for k in range(3, 180):
+            t = k / 30
+            state = [s for s in states if s.time <= t + 1e-9][-1]
+            det.update(state, t)
+            comp.render(state, t)
+            frames.append(comp.read_rgb().astype(np.float32))
+            hit_frame.append(det.new_hop and det.hit > 0)
+    finally:
+        comp.release()
+    d = np.array([np.abs(b - a).mean() for a, b in zip(frames, frames[1:])])
+    return d, np.array(hit_frame[1:])
+
+
 @pytest.mark.gl
 def test_the_face_moves_on_hits_and_rests_between(ctx):
     """The 3D face at 30 fps over hops with and without hits, whose AUs, valence and arousal
@@ -86,19 +105,7 @@ def test_the_face_moves_on_hits_and_rests_between(ctx):
               for i, o in enumerate(onsets)]
     face = FaceMeshLayer(ctx, model, blink=False)
     comp = Compositor(ctx, 96, 96, [face])
-    det, frames, hit_frame = HitDetector(), [], []
-    try:
-        for k in range(3, 180):  # 30 fps, 6 s
-            t = k / 30
-            state = [s for s in states if s.time <= t + 1e-9][-1]
-            det.update(state, t)
-            comp.render(state, t)
-            frames.append(comp.read_rgb().astype(np.float32))
-            hit_frame.append(det.new_hop and det.hit > 0)
-    finally:
-        comp.release()
-    d = np.array([np.abs(b - a).mean() for a, b in zip(frames, frames[1:])])
-    hit_frame = np.array(hit_frame[1:])
+    d, hit_frame = _frame_changes(comp, states)
     assert hit_frame.sum() >= 10
     # the frames right after a hit: the AU smoother finishes the step over the next one or two
     after = hit_frame | np.roll(hit_frame, 1)
@@ -118,19 +125,7 @@ def test_the_background_moves_on_hits_and_rests_between(ctx):
                             valence=float(rng.uniform(-0.3, 0.3)), bass=float(rng.uniform(0, 1)),
                             mid=float(rng.uniform(0, 1)), rms=0.3, energy=0.3) for i, o in enumerate(onsets)]
     comp = Compositor(ctx, 64, 64, [BackgroundLayer(ctx)])
-    det, frames, hit_frame = HitDetector(), [], []
-    try:
-        for k in range(3, 180):  # 30 fps, 6 s
-            t = k / 30
-            state = [s for s in states if s.time <= t + 1e-9][-1]
-            det.update(state, t)
-            comp.render(state, t)
-            frames.append(comp.read_rgb().astype(np.float32))
-            hit_frame.append(det.new_hop and det.hit > 0)
-    finally:
-        comp.release()
-    d = np.array([np.abs(b - a).mean() for a, b in zip(frames, frames[1:])])
-    hit_frame = np.array(hit_frame[1:])
+    d, hit_frame = _frame_changes(comp, states)
     assert hit_frame.sum() >= 10
     # 19× here; 4× before the levels were held between hits and the flow's speed integrated
     assert d[hit_frame].mean() > 10 * d[~hit_frame].mean(), (d[hit_frame].mean(), d[~hit_frame].mean())
