@@ -65,15 +65,7 @@ def test_shipped_presets_are_the_ones_checked():
     assert {"accessibility", "ambient", "club", "keyframes", "portrait"} <= set(SHIPPED)
 
 
-#: Presets whose face contrast is known to fall short of the default's, with the reason (issue 14).
-BELOW_DEFAULT = {"keyframes": "the keyframe library's photographs behind the face are as bright as the face: "
-                              "level with the default's since the default's image stream went down to 0.4 "
-                              "opacity (1.38:1 against 1.35:1 at 640x360; before, 1.44:1 against 1.64:1), so "
-                              "either side of the bar"}
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason=BELOW_DEFAULT[n]))
-                                  if n in BELOW_DEFAULT else n for n in sorted(set(SHIPPED) - FULL_FRAME_FACE)])
+@pytest.mark.parametrize("name", sorted(set(SHIPPED) - FULL_FRAME_FACE))
 def test_face_contrast_at_least_the_defaults(measures, name):
     default, m = measures["default"], measures[name]
     assert m["area"] > 0.05, f"{name}: the face is not seen ({m})"
