@@ -29,6 +29,21 @@ def test_run_plays_a_file_in_a_window(trumpet):
     assert hops >= 10  # the analysis kept running beside the render loop
 
 
+def test_a_file_show_lasts_as_long_as_the_file(trumpet):
+    """Played to its end, the show's time from its first analysed hop to the file's end is the
+    file's length less that first hop (it was about 2 s longer: the show's clock started on the
+    engine's time-0 state, while PulseAudio was still starting, issue 15 goal 1)."""
+    import soundfile as sf
+
+    length = sf.info(str(trumpet)).duration
+    proc = run_cli("run", "--input", str(trumpet), "--size", "320x180", timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    frames, fps, hops = _stats(proc.stdout)
+    played = frames / fps
+    assert abs(played - (length - 0.1)) < 0.6, (played, length)
+    assert hops >= int(length / 0.1) - 2
+
+
 def test_run_listens_to_the_default_input():
     proc = run_cli("run", "--duration", "3", "--size", "320x180", timeout=120)
     assert proc.returncode == 0, proc.stderr

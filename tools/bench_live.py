@@ -38,6 +38,34 @@ print("BENCH " + json.dumps({k: v for k, v in stats.items() if isinstance(v, (in
 """
 
 
+# plain PortAudio playback of the same track (the reference: the PulseAudio null sink stalls for
+# a second or two after it starts, whoever plays): seconds from 0.1 s of audio taken (when the show
+# has its first state) to the end of playback
+_PLAIN = """
+import sys, threading, time
+import numpy as np, sounddevice as sd
+sys.path.insert(0, sys.argv[1])
+from livevis.audio.decode import open_audio
+f = open_audio(sys.argv[2])
+x = np.ascontiguousarray(np.concatenate(list(f.blocks())), np.float32)
+pos, marks, done = [0], {}, threading.Event()
+def callback(out, frames, time_info, status):
+    k = min(frames, len(x) - pos[0])
+    out[:k] = x[pos[0]:pos[0] + k]
+    out[k:] = 0.0
+    pos[0] += k
+    if "first" not in marks and pos[0] >= 0.1 * f.rate:
+        marks["first"] = time.monotonic()
+    if k < frames:
+        raise sd.CallbackStop
+stream = sd.OutputStream(channels=x.shape[1], samplerate=f.rate, dtype="float32", blocksize=512,
+                         callback=callback, finished_callback=done.set)
+stream.start()
+done.wait(4 * len(x) / f.rate + 30)
+print("PLAIN %.3f" % (time.monotonic() - marks["first"]), flush=True)
+"""
+
+
 def _busy() -> None:
     while True:
         pass
@@ -63,21 +91,30 @@ def main() -> None:
     try:
         proc = subprocess.run([sys.executable, "-c", _DRIVER, str(args.root.resolve()), str(track), args.size],
                               capture_output=True, text=True, cwd=args.root)
+        wall = time.monotonic() - t0
+        plain = subprocess.run([sys.executable, "-c", _PLAIN, str(ROOT), str(track)], capture_output=True, text=True)
     finally:
         for b in busy:
             b.kill()
-    wall = time.monotonic() - t0
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH ")), None)
     if proc.returncode != 0 or line is None:
         print(f"live ({args.root}): failed (exit {proc.returncode}): {proc.stderr.strip().splitlines()[-3:]}")
         sys.exit(1)
     stats = json.loads(line[6:])
-    played = stats["frames"] / stats["fps"]  # from the first analysed hop to the end of the file
+    # from the first analysed hop to the end of the file, before tear-down (an older build without
+    # played_s: frames / fps, which there included stopping the engine and closing the window)
+    played = stats.get("played_s", stats["frames"] / stats["fps"])
     expected_hops = int(duration / 0.1)
     print(f"live ({args.root}): played {duration:.1f} s track in {played:.1f} s (wall {wall:.1f} s with start-up), "
           f"{stats.get('underruns', 'n/a')} underruns, {stats['hops']}/{expected_hops} hops, "
           f"{stats['skipped_samples']} samples skipped, {stats['frames']} frames ({stats['fps']:.1f} fps), "
           f"load {args.load}", flush=True)
+    ref = next((ln for ln in plain.stdout.splitlines() if ln.startswith("PLAIN ")), None)
+    if ref is None:
+        print(f"plain PortAudio playback failed (exit {plain.returncode}): {plain.stderr.strip().splitlines()[-3:]}")
+    else:
+        print(f"plain PortAudio playback of the same track under the same load: {float(ref[6:]):.1f} s; "
+              f"livevis took {played - float(ref[6:]):+.1f} s more", flush=True)
 
 
 if __name__ == "__main__":

@@ -120,7 +120,8 @@ def run_live(opts: RunOptions, log=print) -> dict:
     """Run the live show until the window is closed, the file ends or ``duration`` passes.
 
     Returns:
-        Run statistics: frames drawn, analysis hops, mean fps, skipped samples, overflows, device
+        Run statistics: frames drawn, analysis hops, ``played_s`` (seconds from the first state
+        to the show's end, before tear-down), mean fps over it, skipped samples, overflows, device
         underruns, errors.
 
     Raises:
@@ -300,6 +301,7 @@ def _run(opts: RunOptions, preset, engine, log) -> dict:
         pyglet.clock.schedule_interval(tick, 0.1)
         pyglet.app.run(1 / preset.output.fps)
     finally:
+        ended = time.monotonic()  # the show's end, before the engine and the window are torn down
         engine.stop()
         if show is not None:
             show.close()
@@ -312,9 +314,9 @@ def _run(opts: RunOptions, preset, engine, log) -> dict:
             ndi.close()
         if sound is not None:
             sound.close()
-    elapsed = time.monotonic() - t0
+    elapsed = ended - t0
     totals = engine.stats()
-    stats.update(hops=totals["hops"], fps=stats["frames"] / max(elapsed, 1e-9),
+    stats.update(hops=totals["hops"], played_s=elapsed, fps=stats["frames"] / max(elapsed, 1e-9),
                  skipped_samples=totals["skipped_samples"], overflows=totals["overflows"],
                  underruns=totals["underruns"], errors=totals["errors"], engine_restarts=totals["restarts"])
     if _kind(engine) == "follow":
@@ -358,7 +360,10 @@ def _start_camera(spec: str, preset, log, debug_dir: str | None = None):
 
 
 def _wait_first(engine, timeout: float = 3.0) -> None:
-    """Wait for the engine's first analysed hop (PulseAudio may take ~2 s to start); the show starts anyway."""
+    """Wait for the engine's first analysed hop (PulseAudio may take ~2 s to start); the show starts anyway.
+
+    The engine publishes a state at stream time 0 as soon as it is playing, before any sound has
+    gone out: the first hop is the first state with a time above 0."""
     deadline = time.monotonic() + timeout
-    while engine.version == 0 and time.monotonic() < deadline:
+    while engine.get().time <= 0.0 and time.monotonic() < deadline:
         time.sleep(0.01)
