@@ -57,6 +57,23 @@ def test_held_levels_move_once_per_hop_and_mostly_on_hits():
         HeldLevels(det, drift=-0.1, gain=1.0)
 
 
+def test_the_sway_clock_runs_slow_between_hits_and_steps_on_them():
+    from livevis.face3d.mesh_layer import FACE_HIT, SWAY_REST, SwayClock
+
+    det, sway = HitDetector(), SwayClock()
+    frames = [(k / 60, AnalysisState(time=0.1 * (k // 6), onset=0.9 if k == 60 else 0.1)) for k in range(0, 120)]
+    values = []
+    for t, state in frames:
+        det.update(state, t)
+        values.append(sway.update(t, det))
+    assert values[0] == 0.0
+    steps = np.diff(values)
+    assert np.allclose(steps[:59], SWAY_REST / 60), "smooth and slow before the hit"
+    assert steps[59] > 0.5 * FACE_HIT * 0.5 * (1.0 - SWAY_REST), "a step on the hit"
+    assert all(v <= t + 1e-9 for v, (t, _) in zip(values, frames)), "never ahead of the clock"
+    assert sway.update(9.0, det) == 9.0, "a jump of the clock snaps it"
+
+
 def test_head_pose_is_still_at_rest_and_scaled_by_amount():
     from livevis.face3d.mesh_layer import head_pose
 

@@ -119,19 +119,46 @@ class BlinkClock:
         return blink_amount(self._phase, self.period)
 
 
-#: The expression (AUs), the emotion colours and the idle sway are held between hits (issue 14,
-#: motion on the beat): each hop moves them ``FACE_DRIFT`` of the way to the hop's (the sway: to
-#: the clock), a hit ``FACE_HIT · hit`` more, so the face changes right after the onsets and
-#: rests between them (a time constant of about 3 s without hits). A nod that dips and comes
+#: The expression (AUs) and the emotion colours are held between hits (issue 14, motion on the
+#: beat): each hop moves them ``FACE_DRIFT`` of the way to the hop's, a hit ``FACE_HIT · hit``
+#: more, so the face changes right after the onsets and rests between them (a time constant of
+#: about 3 s without hits). A nod that dips and comes
 #: back was tried: its return lands outside the onsets and halved the face's onset-change ratio.
 FACE_DRIFT, FACE_HIT = 0.03, 2.0
+#: Between hits the idle sway's clock runs smoothly at this fraction of real time; a hit catches
+#: it up ``FACE_HIT · hit`` of the way to the real clock (a step right after the onset).
+SWAY_REST = 0.15
+
+
+class SwayClock:
+    """The clock the idle head sway and gaze run on (:func:`head_pose`): slow and smooth between
+    the music's hits, a step on each hit, never ahead of the real clock. 0 at t = 0; the first
+    update, or a clock that jumps (a seek, a pause) by more than 0.5 s or goes back, snaps it to
+    the real clock. Deterministic (offline = live)."""
+
+    def __init__(self) -> None:
+        self.value = 0.0
+        self._t: float | None = None
+
+    def update(self, t: float, hits: HitDetector) -> float:
+        """Advance to clock time ``t`` (s), after the frame's :meth:`HitDetector.update`; returns the sway time."""
+        dt = None if self._t is None else t - self._t
+        self._t = float(t)
+        if dt is None or not 0.0 <= dt <= 0.5:
+            self.value = max(float(t), 0.0)
+        else:
+            self.value += SWAY_REST * dt
+        if hits.new_hop and hits.hit > 0.0:
+            self.value += min(1.0, FACE_HIT * hits.hit) * (t - self.value)
+        self.value = min(self.value, max(float(t), 0.0))
+        return self.value
 
 
 def head_pose(t: float, amount: float = 1.0) -> tuple[float, float, float, float]:
     """Idle head motion: (pitch, yaw, roll) in radians and a vertical bob in face units.
 
     Slow incommensurate sines (all 0 at t=0) of a few degrees, at clock time ``t`` (s; the face
-    passes its sway clock, held between hits, so the head moves on the beat). ``amount`` scales
+    passes its :class:`SwayClock`, so the head moves on the beat). ``amount`` scales
     everything (0 = still).
     """
     pitch = 0.035 * math.sin(0.41 * t) + 0.02 * math.sin(1.13 * t)
@@ -328,7 +355,8 @@ class FaceMeshLayer(Layer):
         self.smoother = AUSmoother(attack, release)
         self.blinks = BlinkClock()
         self.hits = HitDetector()  # the music's hits
-        self.held = HeldLevels(self.hits, FACE_DRIFT, FACE_HIT)  # expression, colours, sway: moved on hits
+        self.held = HeldLevels(self.hits, FACE_DRIFT, FACE_HIT)  # expression and colours: moved on hits
+        self.sway = SwayClock()
         self.program = load_program(ctx, "face3d.vert", "face3d.frag")
         self._vbo = ctx.buffer(reserve=self.model.neutral.shape[0] * 6 * 4, dynamic=True)
         self._ibos, self._vaos = [], {}
@@ -459,7 +487,7 @@ class FaceMeshLayer(Layer):
         self.last_vertices = verts
         self._vbo.write(np.ascontiguousarray(np.hstack([verts, normals]), np.float32).tobytes())
 
-        sway_t = self.held.hold("sway", t)  # the sway and the gaze step on the hits
+        sway_t = self.sway.update(t, self.hits)  # the sway and the gaze step on the hits
         pitch, yaw, roll, bob = head_pose(sway_t, self.motion)
         rot = _rotation(pitch, yaw, roll)
         pivot = np.array([0.0, -0.45, -0.25])  # about the neck
