@@ -98,35 +98,35 @@ scored with the same null (``--null-audio`` the two shared tracks):
 ("before": the 256² renders of the first table.) Above the null on all six; above the paper's
 videos on three of the four songs (Born and Raised: 2.57 against 2.63). Ratio ≥ 2 on Brahms only.
 
-Issue 14, third step (2026-11-27): the face's expression, colours and idle sway are held between
-hits (its nod, which dipped and came back, is gone), and the background no longer flashes on hits
-(a flash's fade-out lands after the 0.1 s window: a pulse can put at most half its change inside
-it, a step all of it). The same render command, all nine tracks scored together (each other's
-audio in the null); the paper's four videos with the same null (``--null-audio`` the five shared
-tracks): Born and Raised 1.91 (+2.8), Disclosure 0.86 (−0.8), Giant Steps 0.93 (−0.6), Roadhouse
-0.89 (−0.7). "ceiling": 1 / the share of frames inside some onset's window, the ratio of a video
-whose every change lies inside the windows.
+Issue 14, third step (2026-11-27): the face's expression and colours are held between hits and
+its idle sway runs slow between hits and steps on them (its nod, which dipped and came back, is
+gone), and the background no longer flashes on hits (a flash's fade-out lands after the 0.1 s
+window: a pulse can put at most half its change inside it, a step all of it). The same render
+command, all nine tracks scored together (each other's audio in the null); the paper's four
+videos with the same null (``--null-audio`` the five shared tracks): Born and Raised 1.91 (+2.8),
+Disclosure 0.86 (−0.8), Giant Steps 0.93 (−0.6), Roadhouse 0.89 (−0.7). "ceiling": 1 / the share
+of frames inside some onset's window, the ratio of a video whose every change lies inside them.
 
 | video | livevis: ratio (z) | ceiling | share of change in the windows | AVS (null; z) |
 |---|---|---|---|---|
-| Born and Raised | 2.04 (+6.6) | 3.6 | 0.50 | 0.246 (0.245; +0.0) |
-| Disclosure, Happening | 1.33 (+2.2) | 1.6 | 0.79 | 0.573 (0.533; +0.4) |
-| Giant Steps | 1.26 (+2.2) | 1.5 | 0.81 | 0.449 (0.424; +0.3) |
-| Roadhouse Blues | 1.77 (+5.4) | 2.6 | 0.58 | 0.502 (0.464; +0.4) |
-| Brahms | 3.31 (+10.1) | 5.6 | 0.49 | 0.130 (0.174; −0.5) |
-| Karissa Hobbs | 1.99 (+5.8) | 2.9 | 0.53 | 0.384 (0.380; +0.1) |
-| Tchaikovsky | 3.03 (+4.3) | 5.0 | 0.56 | 0.310 (0.279; +0.6) |
-| Vibe Ace | 1.73 (+4.4) | 2.3 | 0.70 | 0.438 (0.353; +1.5) |
-| solo trumpet (5.3 s) | 1.48 (+1.9) | 3.3 | 0.40 | 0.032 (0.197; −2.8) |
+| Born and Raised | 2.18 (+6.5) | 3.6 | 0.53 | 0.238 (0.206; +1.0) |
+| Disclosure, Happening | 1.32 (+2.1) | 1.6 | 0.78 | 0.548 (0.517; +0.3) |
+| Giant Steps | 1.26 (+2.1) | 1.5 | 0.81 | 0.377 (0.368; +0.2) |
+| Roadhouse Blues | 1.80 (+5.4) | 2.6 | 0.59 | 0.461 (0.428; +0.4) |
+| Brahms | 3.29 (+9.9) | 5.6 | 0.49 | 0.116 (0.172; −0.7) |
+| Karissa Hobbs | 2.02 (+5.7) | 2.9 | 0.54 | 0.315 (0.329; −0.3) |
+| Tchaikovsky | 2.93 (+4.3) | 5.0 | 0.54 | 0.346 (0.303; +0.8) |
+| Vibe Ace | 1.72 (+4.4) | 2.3 | 0.69 | 0.481 (0.372; +1.8) |
+| solo trumpet (5.3 s) | 1.52 (+1.9) | 3.3 | 0.41 | 0.013 (0.114; −3.0) |
 
-Above the null on all nine (z +1.9 … +10.1) and above the paper's videos on each of its four
-songs. Ratio ≥ 2 on three (Born and Raised, Brahms, Tchaikovsky; Karissa 1.99); Disclosure and
-Giant Steps cannot reach 2 (ceiling 1.6, 1.5). What keeps the rest below: the latency from an
-onset to the first frame that shows it. A hop's state exists 0.1 s after the hop began plus the
-analysis resampler's 22 ms (soxr HQ, 44.1 → 16 kHz), so at 30 fps it is shown one frame after
-its hop ends: an onset's first reaction comes 33–133 ms after it, and 16–29 % of all picture
-change (Disclosure, Born and Raised, Vibe Ace, Karissa, Roadhouse) lies 0.10–0.17 s after an
-onset, just outside the window.
+Above the null on all nine (z +1.9 … +9.9) and above the paper's videos on each of its four
+songs. Ratio ≥ 2 on four (Born and Raised, Brahms, Karissa, Tchaikovsky); Disclosure and Giant
+Steps cannot reach 2 (ceiling 1.6, 1.5). What keeps the rest below: the latency from an onset to
+the first frame that shows it. A hop's state exists 0.1 s after the hop began plus the analysis
+resampler's 22 ms (soxr HQ, 44.1 → 16 kHz), so at 30 fps it is shown one frame after its hop
+ends: an onset's first reaction comes 33–133 ms after it, and 17–29 % of all picture change
+(Disclosure, Born and Raised, Vibe Ace, Karissa, Roadhouse) lies 0.10–0.17 s after an onset,
+just outside the window.
 """
 
 from __future__ import annotations
