@@ -122,8 +122,8 @@ class BlinkClock:
 #: The expression (AUs) and the emotion colours are held between hits (issue 14, motion on the
 #: beat): each hop moves them ``FACE_DRIFT`` of the way to the hop's, a hit ``FACE_HIT · hit``
 #: more, so the face changes right after the onsets and rests between them (a time constant of
-#: about 3 s without hits). A nod that dips and comes
-#: back was tried: its return lands outside the onsets and halved the face's onset-change ratio.
+#: about 3 s without hits). A nod that dips and comes back was tried: its return lands outside
+#: the onsets and halved the face's onset-change ratio.
 FACE_DRIFT, FACE_HIT = 0.03, 2.0
 #: Between hits the idle sway's clock runs smoothly at this fraction of real time; a hit catches
 #: it up ``FACE_HIT · hit`` of the way to the real clock (a step right after the onset).
