@@ -120,7 +120,7 @@ def run_live(opts: RunOptions, log=print) -> dict:
     """Run the live show until the window is closed, the file ends or ``duration`` passes.
 
     Returns:
-        Run statistics: frames drawn, analysis hops, ``played_s`` (seconds from the first state
+        Run statistics: frames drawn, analysis hops, ``played_s`` (seconds from the first analysed hop
         to the show's end, before tear-down), mean fps over it, skipped samples, overflows, device
         underruns, errors.
 
