@@ -62,10 +62,11 @@ def _full_window_reference(extractor, window):
     return egemaps, energy
 
 
-def test_features_equal_the_full_window_computation(extractor, vibe_ace):
+def test_features_equal_the_full_window_computation(vibe_ace):
     """The reused openSMILE instance and the HPSS of the newest frames give bit-identical model
     inputs and energy envelopes to a fresh openSMILE and a whole-window HPSS, hop after hop of real
     music (and on silence, between music windows, so no state leaks from one window to the next)."""
+    extractor = FeatureExtractor(functionals_every=1)
     music = _mono16k(vibe_ace, 8.0)
     windows = [music[k * 1600: k * 1600 + 8000] for k in range(0, 46, 3)]
     windows.insert(5, np.zeros(8000, np.float32))
@@ -74,6 +75,25 @@ def test_features_equal_the_full_window_computation(extractor, vibe_ace):
         egemaps, energy = _full_window_reference(extractor, window)
         assert np.array_equal(f.vector[:88], egemaps)
         assert np.array_equal(f.energy_envelope, energy)
+
+
+def test_functionals_are_computed_every_fifth_hop_and_held_between(vibe_ace):
+    """By default the eGeMAPS functionals (openSMILE, the costly part) are those of every fifth hop's
+    window, the first included, and held for the four hops after it; the log-mel part and the meters
+    are new every hop. Warming up does not shift the cadence."""
+    extractor = FeatureExtractor()
+    extractor.warm_up()
+    fresh = FeatureExtractor(functionals_every=1)
+    music = _mono16k(vibe_ace, 4.0)
+    hops = [extractor.process(music[k * 1600: k * 1600 + 8000]) for k in range(12)]
+    for k, f in enumerate(hops):
+        owner = k - k % 5
+        expected = fresh.process(music[owner * 1600: owner * 1600 + 8000]).vector[:88]
+        assert np.array_equal(f.vector[:88], expected), k
+    assert not np.array_equal(hops[4].vector[:88], hops[5].vector[:88])
+    assert all(not np.array_equal(a.vector[88:], b.vector[88:]) for a, b in zip(hops, hops[1:]))
+    with pytest.raises(ValueError, match="functionals_every"):
+        FeatureExtractor(functionals_every=0)
 
 
 def test_energy_vector_follows_percussion(vibe_ace):

@@ -50,7 +50,7 @@ EMOMUSIC_IDS = (2, 3, 4, 5, 7, 8)
 LIBROSA_DIR = SHARED / "audio" / "librosa-data"
 MOODS = ("calm", "energetic", "happy", "nostalgic", "tender")
 #: Bump when the feature extractor changes, to invalidate the cache.
-FEATURE_VERSION = "v1"
+FEATURE_VERSION = "v2"  # v2: eGeMAPS functionals every fifth hop, held between
 
 
 def cache_dir() -> Path:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import librosa
 import numpy as np
 import opensmile
+from numpy.lib.stride_tricks import sliding_window_view
 
 from livevis.analysis.egemaps import EgemapsFunctionals
 
@@ -32,6 +33,10 @@ STFT_HOP = 160
 N_MELS = 40
 #: HPSS median-filter length (frames along time for the harmonic part, bins for the percussive part).
 HPSS_KERNEL = 17
+#: The eGeMAPS functionals are computed on every this-many-th hop (0.5 s: one per window length, the
+#: paper's non-overlapping 0.5 s windows) and held in the model input between (issue 15: openSMILE
+#: costs about 7 ms per call; the other features, every hop, about 1 ms).
+FUNCTIONALS_EVERY = 5
 #: Weights of the percussive and harmonic mel energy in the audio energy vector
 #: (diffusion music visualiser paper, section 3.3: 0.9 percussive, 0.1 harmonic).
 PERCUSSIVE_WEIGHT = 0.9
@@ -88,17 +93,64 @@ def _db01(power: float) -> float:
     return float(np.clip((db + 80.0) / 80.0, 0.0, 1.0))
 
 
+def hpss_newest(mag: np.ndarray, n_new: int, kernel: int = HPSS_KERNEL) -> tuple[np.ndarray, np.ndarray]:
+    """Harmonic/percussive separation of the newest ``n_new`` frames of a magnitude spectrogram.
+
+    The same values, bit for bit, as those frames of ``librosa.decompose.hpss(mag, kernel_size=(kernel,
+    kernel))`` (median filters with ``'reflect'`` edges, soft masks of power 2, margin 1; Fitzgerald,
+    "Harmonic/percussive separation using median filtering", DAFx 2010), but only the newest frames are
+    filtered: the rest of the window is context for the harmonic (time) median.
+
+    Args:
+        mag: float32 magnitudes, shape (n_bins, n_frames), >= 0, with n_frames >= n_new + kernel // 2.
+        n_new: number of newest frames to separate, >= 1.
+        kernel: odd median-filter length (frames for the harmonic part, bins for the percussive part).
+
+    Returns:
+        ``(harmonic, percussive)``: float32 arrays of shape (n_bins, n_new).
+    """
+    half = kernel // 2
+    recent = mag[:, -(n_new + half):]
+    # 'reflect' in scipy.ndimage = numpy's 'symmetric' padding (the edge sample repeated)
+    along_time = np.pad(recent, ((0, 0), (0, half)), mode="symmetric")
+    harm = _median(sliding_window_view(along_time, kernel, axis=1)[:, :n_new])
+    along_freq = np.pad(recent[:, half:], ((half, half), (0, 0)), mode="symmetric")
+    perc = _median(sliding_window_view(along_freq, kernel, axis=0))
+    new = recent[:, half:]
+    return new * _softmask(harm, perc), new * _softmask(perc, harm)
+
+
+def _median(windows: np.ndarray) -> np.ndarray:
+    """Median over the last axis (odd length): its middle order statistic, as scipy's median filter takes."""
+    mid = windows.shape[-1] // 2
+    return np.partition(windows, mid, axis=-1)[..., mid]
+
+
+def _softmask(x: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """``librosa.util.softmask(x, ref, power=2, split_zeros=True)``, the same operations in the same order."""
+    z = np.maximum(x, ref)
+    bad = z < np.finfo(z.dtype).tiny
+    z[bad] = 1
+    mask, ref_mask = (x / z) ** 2, (ref / z) ** 2
+    good = ~bad
+    mask[good] /= mask[good] + ref_mask[good]
+    mask[bad] = 0.5
+    return mask
+
+
 class FeatureExtractor:
     """Computes :class:`HopFeatures` from the last :data:`WINDOW_S` seconds of audio.
 
     Args:
         hop_s: hop in seconds; the newest ``hop_s`` of each window feed the meters.
+        functionals_every: compute the eGeMAPS functionals on every this-many-th call of :meth:`process`
+            (the first included) and repeat the last ones between; 1 computes them every hop.
 
     The first call compiles librosa's numba kernels (seconds); call :meth:`warm_up` before
     timing or before a show starts.
     """
 
-    def __init__(self, hop_s: float = HOP_S) -> None:
+    def __init__(self, hop_s: float = HOP_S, functionals_every: int = FUNCTIONALS_EVERY) -> None:
         self.sample_rate = SAMPLE_RATE
         self.window_samples = int(round(WINDOW_S * SAMPLE_RATE))
         self.hop_samples = int(round(hop_s * SAMPLE_RATE))
@@ -111,11 +163,20 @@ class FeatureExtractor:
         self._window = np.hanning(N_FFT).astype(np.float32)
         self._scale = 2.0 / float(self._window.sum())  # a full-scale sine gives magnitude 1
         self._hop_frames = max(1, self.hop_samples // STFT_HOP)
+        if functionals_every < 1:
+            raise ValueError(f"functionals_every must be >= 1, got {functionals_every}")
+        self.functionals_every = functionals_every
+        self._calls = 0
+        self._functionals = np.zeros(len(self._egemaps.names), dtype=np.float32)
 
     def warm_up(self) -> None:
-        """Run once on noise so numba compilation happens now, not during the show."""
+        """Run once on noise so numba compilation happens now, not during the show (the call is not
+        counted in the functionals' cadence)."""
         rng = np.random.default_rng(0)
+        calls, functionals = self._calls, self._functionals
+        self._calls = 0
         self.process(0.01 * rng.standard_normal(self.window_samples).astype(np.float32))
+        self._calls, self._functionals = calls, functionals
 
     def process(self, window: np.ndarray) -> HopFeatures:
         """Analyse one window.
@@ -124,7 +185,8 @@ class FeatureExtractor:
             window: float32 mono samples at 16 kHz, shape (window_samples,) = (8000,), in [-1, 1].
 
         Returns:
-            The hop's :class:`HopFeatures`.
+            The hop's :class:`HopFeatures`. Its eGeMAPS part is this window's on every
+            :attr:`functionals_every`-th call (the first included), else the last computed.
 
         Raises:
             ValueError: if ``window`` has the wrong shape.
@@ -132,15 +194,14 @@ class FeatureExtractor:
         if window.shape != (self.window_samples,):
             raise ValueError(f"window must have shape ({self.window_samples},), got {window.shape}")
         x = np.nan_to_num(window.astype(np.float32, copy=False))
-        egemaps = np.nan_to_num(self._egemaps(x))
+        if self._calls % self.functionals_every == 0:
+            self._functionals = np.nan_to_num(self._egemaps(x))
+        self._calls += 1
+        egemaps = self._functionals
 
         stft = librosa.stft(x, n_fft=N_FFT, hop_length=STFT_HOP, window=self._window, center=False)
         mag = np.abs(stft) * self._scale
-        # HPSS of the newest frames only, with the HPSS_KERNEL // 2 frames before them as the harmonic
-        # median filter's context: the same values as HPSS of the whole window in those frames
-        # (the filter is 'reflect'-padded at the right edge either way; the percussive one is per frame).
-        recent = mag[:, -(self._hop_frames + HPSS_KERNEL // 2):]
-        harmonic, percussive = librosa.decompose.hpss(recent, kernel_size=(HPSS_KERNEL, HPSS_KERNEL))
+        harmonic, percussive = hpss_newest(mag, self._hop_frames)
         mel = self._mel_fb @ (mag**2)
         logmel = librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=None)
         onset_env = librosa.onset.onset_strength(S=logmel, sr=SAMPLE_RATE, lag=1, max_size=1, center=False)
@@ -150,8 +211,8 @@ class FeatureExtractor:
         newest = x[-self.hop_samples:]
         mel_new = mel[:, new].mean(axis=1)
         energy_env = (
-            PERCUSSIVE_WEIGHT * (self._mel_fb @ percussive[:, new] ** 2).mean(axis=0)
-            + HARMONIC_WEIGHT * (self._mel_fb @ harmonic[:, new] ** 2).mean(axis=0)
+            PERCUSSIVE_WEIGHT * (self._mel_fb @ percussive**2).mean(axis=0)
+            + HARMONIC_WEIGHT * (self._mel_fb @ harmonic**2).mean(axis=0)
         ).astype(np.float32)
         energy = float(energy_env.mean())
         env_new = onset_env[new].astype(np.float32)
