@@ -96,6 +96,32 @@ def test_functionals_are_computed_every_fifth_hop_and_held_between(vibe_ace):
         FeatureExtractor(functionals_every=0)
 
 
+def test_a_hop_is_analysed_as_soon_as_its_last_sample_arrives(demo_track):
+    """The resampler to 16 kHz holds nothing back: fed a 48 kHz track (the demo) one hop of samples at a
+    time, the analyser gives each hop's state on the call that brings its last sample (soxr's HQ
+    filter held 23 ms back, so each hop came one call late), and the hop's model input stays close
+    to the one computed from the same audio resampled offline with soxr HQ."""
+    import soxr
+
+    audio, rate = load_audio(demo_track)
+    mono = audio.mean(axis=1)[: rate * 6].astype(np.float32)
+    analyzer = Analyzer(rate, RecordingEmotion())
+    hop = rate // 10
+    counts = [len(analyzer.feed(mono[i:i + hop])) for i in range(0, 50 * hop, hop)]
+    assert counts == [1] * 50
+    assert analyzer._pending == 0
+    offline = soxr.resample(mono[: 50 * hop], rate, SAMPLE_RATE, quality="HQ")
+    extractor = FeatureExtractor(functionals_every=1)
+    live = analyzer.emotion.vectors
+    for k in (20, 35, 49):  # hop k's window ends at (k + 1) / 10 s
+        end = (k + 1) * 1600
+        reference = extractor.process(offline[end - 8000:end]).vector
+        relative = np.abs(live[k][:88] - reference[:88]) / (np.abs(reference[:88]) + 1e-3)
+        if k % 5 == 0:  # a hop whose functionals are computed (every fifth)
+            assert np.median(relative) < 0.02
+        assert np.abs(live[k][88:127] - reference[88:127]).max() < 3.0  # log-mel means, dB (top band aside)
+
+
 def test_energy_vector_follows_percussion(vibe_ace):
     """The causal energy vector (0.9 percussive + 0.1 harmonic) tracks the percussive energy
     of an offline (non-causal) HPSS of the whole track, and follows onsets better than RMS."""
