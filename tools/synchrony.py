@@ -127,6 +127,26 @@ resampler's 22 ms (soxr HQ, 44.1 → 16 kHz), so at 30 fps it is shown one frame
 ends: an onset's first reaction comes 33–133 ms after it, and 17–29 % of all picture change
 (Disclosure, Born and Raised, Vibe Ace, Karissa, Roadhouse) lies 0.10–0.17 s after an onset,
 just outside the window.
+
+Issue 14, fourth step (2026-11-27, issue 15's analysis change): the analysis resamples with soxr
+QQ (no look-ahead; HQ held each sample back 23 ms), the eGeMAPS functionals are computed every
+fifth hop and the emotion model was retrained on them. Same command and scoring:
+
+| video | livevis: ratio (z) | third step |
+|---|---|---|
+| Born and Raised | 2.17 (+6.6) | 2.18 (+6.5) |
+| Disclosure, Happening | 1.40 (+2.5) | 1.32 (+2.1) |
+| Giant Steps | 1.34 (+3.0) | 1.26 (+2.1) |
+| Roadhouse Blues | 1.91 (+5.9) | 1.80 (+5.4) |
+| Brahms | 3.15 (+8.9) | 3.29 (+9.9) |
+| Karissa Hobbs | 2.16 (+6.1) | 2.02 (+5.7) |
+| Tchaikovsky | 3.06 (+4.5) | 2.93 (+4.3) |
+| Vibe Ace | 1.81 (+4.9) | 1.72 (+4.4) |
+| solo trumpet (5.3 s) | 1.51 (+2.0) | 1.52 (+1.9) |
+
+Shifting the third step's frames earlier by 17 / 33 ms (its videos, onsets unchanged) gave
+Roadhouse 1.92 / 1.96, Vibe Ace 2.02 / 2.04, the trumpet 1.96 / 2.03: the 23 ms saved moved about
+a third of that, as a reaction still waits for its hop's end (0–100 ms) and the next frame.
 """
 
 from __future__ import annotations
