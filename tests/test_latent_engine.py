@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import shutil
+import sys
 import threading
 import time
 from pathlib import Path
@@ -504,6 +506,11 @@ def test_decoder_thread_never_blocks_latest_frame_and_holds_at_most_two(codec, k
         assert frame.hop == 29, "the newest hop is decoded last"
         assert eng.stats.dropped > 0, "stale frames are dropped when the decoder is slow"
         assert eng.stats.decoded + eng.stats.dropped == eng.stats.submitted
+        if sys.platform.startswith("linux"):  # a thread's niceness is its own there
+            from livevis.render.latent.engine import DECODE_NICE
+
+            worker = eng._worker
+            assert os.getpriority(os.PRIO_PROCESS, worker.native_id) == os.nice(0) + DECODE_NICE > os.nice(0)
     finally:
         eng.stop()
 

@@ -162,6 +162,8 @@ def bench_latency(track: Path, seconds: float, engine: str = "process", size: tu
     for b in busy:
         b.kill()
     hops = version()
+    engines = [d.engine for d in show.drivers if getattr(d, "engine", None) is not None]
+    decoded = sum(e.stats.decoded for e in engines)
     show.close()
     if engine == "process":
         source.stop()
@@ -172,7 +174,8 @@ def bench_latency(track: Path, seconds: float, engine: str = "process", size: tu
     lat = np.array(latencies) * 1000
     print(f"latency ({engine}, {size[0]}x{size[1]} default scene, load {load}): arrival→frame median "
           f"{np.median(lat):.1f} ms, p99 {np.percentile(lat, 99):.1f} ms over {len(lat)} new states; frame "
-          f"median {np.median(frame_times) * 1000:.1f} ms; {hops} state versions, {overflows()} overflows")
+          f"median {np.median(frame_times) * 1000:.1f} ms; {hops} state versions, {overflows()} overflows; "
+          f"image stream: {decoded} pictures decoded ({decoded / seconds:.1f}/s)")
 
 
 def main() -> None:
