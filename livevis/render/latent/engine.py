@@ -108,7 +108,7 @@ def _join_workers_at_exit(timeout: float = 60.0) -> None:
         w.join(timeout)
 
 
-#: Niceness of the live decode thread (Linux: per thread). On CPU the decoder keeps a core busy; at
+#: Niceness added to the live decode thread's (Linux: per thread). On CPU the decoder keeps a core busy; at
 #: the default priority it took that time from the render loop (issue 15, latency). On this 2-core
 #: machine (``tools/bench_pipeline.py --only latency --engine process``, 640x360): frame median 31 →
 #: 25 ms, arrival→frame 64 → 44 ms, 0.9 → 0.5 pictures decoded per second; nice 10 decoded 0.3/s for
@@ -116,18 +116,19 @@ def _join_workers_at_exit(timeout: float = 60.0) -> None:
 DECODE_NICE = 5
 
 
-def _lower_this_threads_priority(nice: int) -> None:
-    """Make the calling thread ``nice`` (on Linux a thread's niceness is its own); elsewhere, or if the
-    OS refuses, nothing happens."""
+def _lower_this_threads_priority(increment: int) -> None:
+    """Raise the calling thread's niceness by ``increment`` (on Linux a thread's niceness is its own);
+    elsewhere, or if the OS refuses, nothing happens."""
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + increment))
     except (AttributeError, OSError):
         pass
 
 
 class _DecodeWorker(threading.Thread):
-    """Decodes the newest submitted latent; at most two pending; publishes into one slot. Runs at
-    niceness :data:`DECODE_NICE`, below the render loop."""
+    """Decodes the newest submitted latent; at most two pending; publishes into one slot. Runs
+    :data:`DECODE_NICE` steps nicer than the process, below the render loop."""
 
     MAX_PENDING = 2
 
