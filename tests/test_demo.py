@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import av
 import pytest
@@ -46,6 +47,9 @@ def test_display_probe_reads_the_real_x_server(monkeypatch):
     assert display_problem() == "no display (DISPLAY is not set)"
     monkeypatch.setenv("DISPLAY", ":4711")  # no X server there
     assert display_problem() == "cannot connect to the X display :4711"
+    t0 = time.monotonic()  # a refused connection is tried again before the show gives up
+    assert display_problem(tries=3, wait_s=0.2) == "cannot connect to the X display :4711"
+    assert time.monotonic() - t0 >= 0.4
 
 
 def test_demo_without_a_display_renders_an_mp4_here_and_says_why(tmp_path):
