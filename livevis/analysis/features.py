@@ -111,12 +111,12 @@ def hpss_newest(mag: np.ndarray, n_new: int, kernel: int = HPSS_KERNEL) -> tuple
     """
     half = kernel // 2
     recent = mag[:, -(n_new + half):]
+    new = recent[:, half:]
     # 'reflect' in scipy.ndimage = numpy's 'symmetric' padding (the edge sample repeated)
     along_time = np.pad(recent, ((0, 0), (0, half)), mode="symmetric")
     harm = _median(sliding_window_view(along_time, kernel, axis=1)[:, :n_new])
-    along_freq = np.pad(recent[:, half:], ((half, half), (0, 0)), mode="symmetric")
+    along_freq = np.pad(new, ((half, half), (0, 0)), mode="symmetric")
     perc = _median(sliding_window_view(along_freq, kernel, axis=0))
-    new = recent[:, half:]
     return new * _softmask(harm, perc), new * _softmask(perc, harm)
 
 
