@@ -351,3 +351,38 @@ def test_background_reacts_to_bass_and_onsets(ctx):
     quiet = render(ctx, [BackgroundLayer(ctx)], AnalysisState(), size=(96, 54), t=1.0)
     loud = render(ctx, [BackgroundLayer(ctx)], AnalysisState(bass=1.0, onset=1.0, rms=0.5), size=(96, 54), t=1.0)
     assert loud.mean() > quiet.mean() + 10
+
+
+@pytest.mark.parametrize("blend", ["normal", "add", "screen", "multiply"])
+def test_background_at_half_resolution_looks_like_full_resolution(ctx, blend):
+    """Issue 15, goal 3: the background shaded at half the width and height (the default on a
+    software rasteriser) and upscaled is the full-resolution picture, blurred a touch, in every
+    blend mode and at an opacity below 1; the two differ far less than two moods differ."""
+    def shot(scale, valence=0.6, blend=blend):
+        base = SolidLayer(ctx, (0.3, 0.5, 0.7))
+        layer = BackgroundLayer(ctx, opacity=0.7, blend=blend, scale=scale)
+        assert (layer.reduced is None) == (scale == 1.0)
+        return render(ctx, [base, layer], AnalysisState(valence=valence, arousal=0.4, bass=0.6), (320, 180), t=3.0)
+
+    full, half = shot(1.0), shot(0.5)
+    other_mood = shot(1.0, valence=-0.6)
+    diff = np.abs(full - half)
+    assert diff.mean() < 1.0 and np.percentile(diff, 99) < 8, (diff.mean(), np.percentile(diff, 99))
+    assert np.abs(full - other_mood).mean() > 5 * diff.mean()
+    assert full.std() > 10  # not a flat picture
+
+
+def test_background_scale_default_follows_the_renderer(ctx):
+    """Half resolution on a software rasteriser (llvmpipe shades every pixel on the CPU), full on a GPU."""
+    from livevis.render.shaders import is_software_renderer
+
+    layer = BackgroundLayer(ctx)
+    try:
+        software = is_software_renderer(ctx.info["GL_RENDERER"])
+        assert (layer.reduced is not None) == software
+        if software:
+            assert layer.reduced.scale == 0.5
+        with pytest.raises(ValueError, match="render scale"):
+            BackgroundLayer(ctx, scale=1.5)
+    finally:
+        layer.release()

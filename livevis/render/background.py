@@ -7,6 +7,7 @@ import numpy as np
 
 from livevis.render.hits import HeldLevels, HitDetector
 from livevis.render.layers import ShaderLayer
+from livevis.render.lowres import ReducedResolution, default_scale
 from livevis.analysis.state import AnalysisState
 
 #: The background's flow clock ``u_flow`` (issue 14, motion on the beat): it rests at
@@ -59,17 +60,27 @@ class BackgroundLayer(ShaderLayer):
     ellipse of that size, a frame around the layers below);
     palette: the preset's colours, up to :data:`MAX_PALETTE` (r, g, b) in [0, 1], uploaded as
     ``u_palette`` (vec3 array) and ``u_palette_n`` (int) for shaders that declare them
-    (``background.frag`` walks them as a gradient; empty: its own valence palette).
+    (``background.frag`` walks them as a gradient; empty: its own valence palette);
+    scale: the render scale in (0, 1], the fraction of the picture's width and height the
+    shader runs at, drawn bilinearly upscaled (:class:`~livevis.render.lowres.ReducedResolution`;
+    the shader sees ``u_resolution`` and ``gl_FragCoord`` of the small target). None: half on a
+    software rasteriser, where shading is the frame's largest cost, and 1 on a GPU.
 
     Raises:
         ShaderError: the shader file is missing or does not compile.
+        ValueError: scale outside (0, 1].
     """
 
     fragment = "background.frag"
 
     def __init__(self, ctx: moderngl.Context, opacity: float = 1.0, blend: str = "normal",
-                 fragment: str | None = None, params: dict | None = None, palette=()) -> None:
+                 fragment: str | None = None, params: dict | None = None, palette=(),
+                 scale: float | None = None) -> None:
         super().__init__(ctx, opacity, blend, fragment)
+        scale = default_scale(ctx) if scale is None else float(scale)
+        #: None when the shader runs at the picture's full size (scale 1, or a shader that
+        #: cannot be premultiplied, drawn through the compositor's scratch target)
+        self.reduced = ReducedResolution(ctx, scale) if scale != 1.0 and self.direct else None
         #: extra uniforms by name (``{"contrast": 1.4}`` sets ``u_contrast``), numbers or 2–4 numbers
         self.params: dict = dict(params or {})
         #: the palette uploaded, float32 (n, 3), n <= MAX_PALETTE
@@ -121,3 +132,17 @@ class BackgroundLayer(ShaderLayer):
             self.uniform(f"u_{name}", self.held.hold(name, float(getattr(state, name))))
         self.uniform("u_beat_phase", float(state.beat_phase))
 
+
+    def draw(self, state: AnalysisState, t: float, size: tuple[int, int]) -> None:
+        if self.reduced is None:
+            super().draw(state, t, size)
+            return
+        small = self.reduced.begin(size)
+        self.shade(state, t, small, 1.0)
+        self.reduced.end(self.opacity)
+
+    def release(self) -> None:
+        if self.reduced is not None:
+            self.reduced.release()
+            self.reduced = None
+        super().release()

@@ -142,9 +142,14 @@ class ShaderLayer(Layer):
         set_uniform(self.program, name, value)
 
     def draw(self, state: AnalysisState, t: float, size: tuple[int, int]) -> None:
+        self.shade(state, t, size, self.opacity)
+
+    def shade(self, state: AnalysisState, t: float, size: tuple[int, int], opacity: float) -> None:
+        """Set the uniforms (``u_resolution`` = ``size``, the opacity ``opacity``) and run the
+        shader over the viewport of the bound framebuffer."""
         self.uniform("u_time", float(t))
         self.uniform("u_resolution", (float(size[0]), float(size[1])))
-        self.uniform(OPACITY_UNIFORM, self.opacity)
+        self.uniform(OPACITY_UNIFORM, opacity)
         self.set_uniforms(state, t, size)
         self.vao.render(moderngl.TRIANGLES, vertices=3)
 
