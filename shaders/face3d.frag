@@ -31,6 +31,14 @@ uniform vec3 u_blush_col;
 uniform int u_style;          // 0 realistic, 1 bold (flat, high contrast), 2 glow (dark, neon rim and lines)
 uniform int u_debug;          // 1: flat material colours (tests measure features by colour)
 
+// PART (a #define, livevis/face3d/mesh_layer.py: PARTS): the materials this program draws, so
+// that it holds only their code. A software rasteriser (llvmpipe) runs both sides of a branch,
+// so one program for every material shaded each pixel with all of them. 0 or undefined: all.
+#ifndef PART
+#define PART 0
+#endif
+#define HAS(part) (PART == 0 || PART == (part))  // 1 skin, 2 eye, 3 mouth interior, 4 plain, 5 ink
+
 #include "face_lines.glsl"
 
 out vec4 f_color;
@@ -41,7 +49,7 @@ float aa_step(float edge, float x) {
 }
 
 void main() {
-    if (u_material == 5) {
+    if (HAS(5) && u_material == 5) {
         vec3 ink = u_style == 2 ? min(u_rim * 1.6, vec3(1.0)) : u_ink;
         f_color = vec4(pow(ink, vec3(1.0 / 2.2)), 1.0);
         return;
@@ -60,20 +68,20 @@ void main() {
     float lines = 0.0;  // darkening by lash lines and wrinkles, applied after lighting
     float spec_k = 0.10;
     float shininess = 24.0;
-    if (u_material == 0) {
+    if (HAS(1) && u_material == 0) {
         float dl = length((v_model.xy - vec2(u_cheeks.x, u_cheeks.z)) / u_cheeks.w);
         float dr = length((v_model.xy - vec2(u_cheeks.y, u_cheeks.z)) / u_cheeks.w);
         float blush = exp(-dl * dl * 2.0) + exp(-dr * dr * 2.0);
         albedo = mix(albedo, u_blush_col, clamp(blush * u_blush, 0.0, 0.8));
         lines = face_lines(v_model.xy, false);
-    } else if (u_material == 1) {
+    } else if (HAS(4) && u_material == 1) {
         albedo = u_brow;
         spec_k = 0.02;
-    } else if (u_material == 2) {
+    } else if (HAS(4) && u_material == 2) {
         albedo = u_lips;
         spec_k = 0.35;
         shininess = 40.0;
-    } else if (u_material == 3) {
+    } else if (HAS(2) && u_material == 3) {
         // Eye: sclera with iris, pupil and a catchlight; the lids close it by collapsing it.
         float d0 = distance(v_model.xy, u_iris_c[0].xy);
         float d1 = distance(v_model.xy, u_iris_c[1].xy);
@@ -88,16 +96,16 @@ void main() {
         lines = 0.9 * face_lines(v_model.xy, true);
         spec_k = 0.5;
         shininess = 60.0;
-    } else if (u_material == 8) {
+    } else if (HAS(4) && u_material == 8) {
         albedo = u_skin;  // ears, neck, the skull behind the cheeks: no face lines
-    } else if (u_material == 6) {
+    } else if (HAS(4) && u_material == 6) {
         albedo = u_hair;
         spec_k = 0.25;
         shininess = 12.0;
-    } else if (u_material == 7) {
+    } else if (HAS(4) && u_material == 7) {
         albedo = u_cloth;
         spec_k = 0.03;
-    } else if (u_material == 4) {
+    } else if (HAS(3) && u_material == 4) {
         // Mouth interior: teeth under the upper lip, dark throat, tongue at the bottom.
         float open = max(u_mouth.x - u_mouth.y, 1e-4);
         float s = (u_mouth.x - v_model.y) / open;  // 0 at the upper lip, 1 at the lower

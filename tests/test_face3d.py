@@ -280,6 +280,26 @@ def test_face_rectangle_and_msaa_paths_match_the_straight_one(ctx, model):
         assert inside.mean() > 0.95
 
 
+@pytest.mark.parametrize("style", ["realistic", "bold", "glow"])
+def test_a_program_per_part_draws_what_one_program_for_all_draws(ctx, model, monkeypatch, style):
+    """Issue 15, goal 3: the face's materials are drawn by programs that hold only their own code
+    (``PARTS``; llvmpipe runs both sides of a branch). The picture is the one the single program
+    with every material's code draws, in each style, with lines, eyes, open mouth and outline."""
+    from livevis.face3d import mesh_layer
+
+    state = AnalysisState(aus=aus(AU04=0.7, AU12=0.8, AU06=0.5, AU25=0.8, AU26=0.6), valence=0.4, arousal=0.6)
+    pics = []
+    for parts in (mesh_layer.PARTS, {0: tuple(range(9))}):  # PART 0: every material's code
+        monkeypatch.setattr(mesh_layer, "PARTS", parts)
+        layer = mesh_layer.FaceMeshLayer(ctx, model, samples=0, scale=0.8, style=style)
+        assert len(layer.programs) == len(parts)
+        pics.append(render_layer(ctx, layer, state, (320, 180), t=1.7).astype(int))
+        layer.release()
+    split, single = pics
+    assert (np.abs(split - 230).max(axis=2) > 0).mean() > 0.2  # the face covers the picture's middle
+    assert np.abs(split - single).max() <= 1
+
+
 def test_alive_in_silence(ctx, model):
     from livevis.face3d.mesh_layer import FaceMeshLayer
 

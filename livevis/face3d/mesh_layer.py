@@ -29,6 +29,12 @@ _AU45 = AU_INDEX["AU45"]
 IRIS_SCALE = 1.3
 #: Face rendering styles a preset picks (``face.style``).
 STYLES = ("realistic", "bold", "glow")
+#: The programs of the face, by ``PART`` (shaders/face3d.frag), with the material ids each draws:
+#: skin, eye, mouth interior, the plainly lit ones (brow, lips, hair, clothing, head skin), ink.
+#: Each holds only its materials' code: llvmpipe runs both sides of every branch, and one program
+#: for all of them shaded the whole face at twice the cost (issue 15, goal 3).
+PARTS: dict[int, tuple[int, ...]] = {1: (0,), 2: (3,), 3: (4,), 4: (1, 2, 6, 7, 8), 5: (5,)}
+INK = 5
 #: Upper-lid lines, outer corner to inner corner, viewer's left eye then right eye (lash lines).
 UPPER_LID_LINES = (33, 246, 161, 160, 159, 158, 157, 263, 466, 388, 387, 386, 385, 384)
 
@@ -357,14 +363,18 @@ class FaceMeshLayer(Layer):
         self.hits = HitDetector()  # the music's hits
         self.held = HeldLevels(self.hits, FACE_DRIFT, FACE_HIT)  # expression and colours: moved on hits
         self.sway = SwayClock()
-        self.program = load_program(ctx, "face3d.vert", "face3d.frag")
+        #: the face's programs by PART (:data:`PARTS`)
+        self.programs = {part: load_program(ctx, "face3d.vert", "face3d.frag", defines={"PART": part})
+                         for part in PARTS}
+        program_of = {material: self.programs[part] for part, materials in PARTS.items() for material in materials}
         self._vbo = ctx.buffer(reserve=self.model.neutral.shape[0] * 6 * 4, dynamic=True)
         self._ibos, self._vaos = [], {}
-        for name in ("all",) + MATERIALS:
+        for i, name in enumerate(("all",) + MATERIALS):  # "all": the outline, drawn in ink
             tris = self.model.triangles if name == "all" else getattr(self.model.parts, name)
             ibo = ctx.buffer(np.ascontiguousarray(tris, np.int32).tobytes())
             self._ibos.append(ibo)
-            self._vaos[name] = ctx.vertex_array(self.program, [(self._vbo, "3f 3f", "in_pos", "in_normal")],
+            self._vaos[name] = ctx.vertex_array(program_of[INK if i == 0 else i - 1],
+                                                [(self._vbo, "3f 3f", "in_pos", "in_normal")],
                                                 index_buffer=ibo, index_element_size=4)
         head = head_geometry()
         self._head_vbo = ctx.buffer(np.ascontiguousarray(head.vertices).tobytes())
@@ -374,11 +384,15 @@ class FaceMeshLayer(Layer):
         self._blender = LayerBlender(ctx)
         self._resolved: tuple[moderngl.Texture, moderngl.Framebuffer] | None = None  # MSAA resolve target
         self._head_vaos: dict[int, moderngl.VertexArray] = {}
+        self._head_outline_vaos: list[moderngl.VertexArray] = []
         for material, tris in head.triangles.items():
             ibo = ctx.buffer(np.ascontiguousarray(tris, np.int32).tobytes())
             self._ibos.append(ibo)
-            self._head_vaos[material] = ctx.vertex_array(
-                self.program, [(self._head_vbo, "3f 3f", "in_pos", "in_normal")], index_buffer=ibo, index_element_size=4)
+            content = [(self._head_vbo, "3f 3f", "in_pos", "in_normal")]
+            self._head_vaos[material] = ctx.vertex_array(program_of[material], content, index_buffer=ibo,
+                                                         index_element_size=4)
+            self._head_outline_vaos.append(ctx.vertex_array(program_of[INK], content, index_buffer=ibo,
+                                                            index_element_size=4))
         self._fbo: moderngl.Framebuffer | None = None
         self._attachments: list = []
         self._size: tuple[int, int] | None = None
@@ -474,7 +488,13 @@ class FaceMeshLayer(Layer):
         return (self.center[0] - 0.5) * 2.0, (0.5 - self.center[1]) * 2.0
 
     def _u(self, name: str, value) -> None:
-        set_uniform(self.program, name, value)
+        for program in self.programs.values():
+            set_uniform(program, name, value)
+
+    def _write(self, name: str, data: bytes) -> None:
+        for program in self.programs.values():
+            if name in program:
+                program[name].write(data)
 
     def draw(self, state: AnalysisState, t: float, size: tuple[int, int]) -> None:
         ctx = self.ctx
@@ -505,8 +525,7 @@ class FaceMeshLayer(Layer):
 
         u = self._u
         for name, m in (("u_model", model), ("u_view", view), ("u_proj", proj)):
-            if name in self.program:
-                self.program[name].write(_gl(m))
+            self._write(name, _gl(m))
         u("u_offset", self._offset())
         u("u_resolution", (float(size[0]), float(size[1])))
         u("u_outline_depth", 0.04)
@@ -530,14 +549,15 @@ class FaceMeshLayer(Layer):
         if t <= 0:
             gaze[:] = 0.0
         iris_c = [verts[i] + gaze for i in IRIS_CENTRES]
-        if "u_iris_c" in self.program:
-            self.program["u_iris_c"].write(np.asarray(iris_c, np.float32).tobytes())
+        self._write("u_iris_c", np.asarray(iris_c, np.float32).tobytes())
         u("u_iris_r", IRIS_SCALE * float(np.mean([np.linalg.norm(verts[list(r)] - verts[c], axis=1).mean()
                                     for c, r in zip(IRIS_CENTRES, IRIS_RIMS)])))
         teeth = 0.3 + 0.35 * float(np.clip(aus[AU_INDEX["AU12"]] + aus[AU_INDEX["AU10"]], 0.0, 1.0))
         u("u_mouth", (float(verts[UPPER_LIP, 1]), float(verts[LOWER_LIP, 1]), teeth))
         u("u_cheeks", (float(verts[50, 0]), float(verts[280, 0]), float(verts[50, 1]) - 0.02, 0.09))
-        set_line_uniforms(self.program, verts, aus)
+        for program in self.programs.values():
+            if "u_line_width" in program:  # the programs that draw lines (skin, eyes)
+                set_line_uniforms(program, verts, aus)
 
         outline_px = self.outline * size[1]
         x, y, w, h = self.region(size, proj @ view @ model, self._offset(), verts, outline_px)
@@ -574,8 +594,8 @@ class FaceMeshLayer(Layer):
                 vao.render(moderngl.TRIANGLES)
             if outline_px > 0:
                 u("u_outline_px", float(outline_px))
-                u("u_material", 5)
-                for vao in self._head_vaos.values():
+                u("u_material", INK)
+                for vao in self._head_outline_vaos:
                     vao.render(moderngl.TRIANGLES)
                 ctx.disable(moderngl.CULL_FACE)
                 self._vaos["all"].render(moderngl.TRIANGLES)
@@ -599,11 +619,12 @@ class FaceMeshLayer(Layer):
     def release(self) -> None:
         self._release_target()
         self._blender.release()
-        for vao in list(self._vaos.values()) + list(self._head_vaos.values()):
+        for vao in list(self._vaos.values()) + list(self._head_vaos.values()) + self._head_outline_vaos:
             vao.release()
         self._head_vbo.release()
         for ibo in self._ibos:
             ibo.release()
         self._vbo.release()
-        self.program.release()
-        self._vaos, self._head_vaos, self._ibos = {}, {}, []
+        for program in self.programs.values():
+            program.release()
+        self._vaos, self._head_vaos, self._head_outline_vaos, self._ibos, self.programs = {}, {}, [], [], {}

@@ -88,21 +88,36 @@ def premultiplied_source(fs: str) -> str | None:
             f"    {name} = vec4(livevis_c.rgb * livevis_c.a, livevis_c.a) * {OPACITY_UNIFORM};\n}}\n")
 
 
+def with_defines(source: str, defines: dict[str, int | float | str]) -> str:
+    """``source`` with a ``#define NAME VALUE`` line per entry of ``defines`` after its
+    ``#version`` line (compiler messages keep the file's line numbers: ``#line``); unchanged if
+    ``defines`` is empty or there is no ``#version`` line."""
+    version = _VERSION.match(source)
+    if not defines or version is None:
+        return source
+    head, body = source[: version.end()], source[version.end():]
+    lines = "".join(f"#define {name} {value}\n" for name, value in defines.items())
+    return f"{head}{lines}#line {head.count(chr(10)) + 1}\n{body}"
+
+
 def load_program(ctx: moderngl.Context, vertex: str, fragment: str,
-                 shaders_dir: Path | None = None, premultiply: bool = False) -> moderngl.Program:
+                 shaders_dir: Path | None = None, premultiply: bool = False,
+                 defines: dict[str, int | float | str] | None = None) -> moderngl.Program:
     """Compile and link the program made of shader files ``vertex`` and ``fragment``.
 
     Args:
         premultiply: wrap the fragment shader with :func:`premultiplied_source` (then the
             program has the uniform :data:`OPACITY_UNIFORM`). If the shader cannot be wrapped
             (see there) or the wrapped one does not compile, the plain program is returned.
+        defines: preprocessor constants for both shaders (:func:`with_defines`), e.g. to
+            compile only one variant's code.
 
     Raises:
         ShaderError: a file is missing, or compiling/linking fails; the message names the
             file(s) and carries the GLSL compiler log.
     """
-    vs = load_source(vertex, shaders_dir)
-    fs = load_source(fragment, shaders_dir)
+    vs = with_defines(load_source(vertex, shaders_dir), defines or {})
+    fs = with_defines(load_source(fragment, shaders_dir), defines or {})
     wrapped = premultiplied_source(fs) if premultiply else None
     if wrapped is not None:
         try:
