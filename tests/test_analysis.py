@@ -92,6 +92,13 @@ def test_functionals_are_computed_every_fifth_hop_and_held_between(vibe_ace):
         assert np.array_equal(f.vector[:88], expected), k
     assert not np.array_equal(hops[4].vector[:88], hops[5].vector[:88])
     assert all(not np.array_equal(a.vector[88:], b.vector[88:]) for a, b in zip(hops, hops[1:]))
+    # openSMILE's reset done in idle time between hops (as the live analysis thread does): the same
+    idling = FeatureExtractor()
+    idling.warm_up()
+    for k, f in enumerate(hops):
+        idling.idle()
+        assert np.array_equal(idling.process(music[k * 1600: k * 1600 + 8000]).vector, f.vector), k
+        idling.idle()
     with pytest.raises(ValueError, match="functionals_every"):
         FeatureExtractor(functionals_every=0)
 

@@ -96,6 +96,11 @@ class Analyzer:
             self.smoother = Smoother(attack_s, release_s, self.hop_s)
         self.conditioner.settings = conditioning
 
+    def idle(self) -> None:
+        """Do, while no audio waits, the work the next hop would otherwise begin with
+        (:meth:`FeatureExtractor.idle`); the states are the same either way."""
+        self.features.idle()
+
     def skip(self, n_source_samples: int) -> None:
         """Account for ``n_source_samples`` of audio dropped unanalysed (overload), so that
         :attr:`AnalysisState.time` stays the stream's time."""
@@ -161,6 +166,11 @@ class AnalysisStats:
     latencies: list[float] | None = None  # seconds from sample arrival to state publish
 
 
+#: How long the analysis thread sleeps when no audio waits, seconds: a hop's last block waits for
+#: half of it on average before it is analysed.
+POLL_S = 0.002
+
+
 class AnalysisThread(threading.Thread):
     """Drains an audio source's ring buffer into an :class:`Analyzer`; publishes the newest state.
 
@@ -203,7 +213,8 @@ class AnalysisThread(threading.Thread):
                 if xruns is not None:
                     xruns.report()
                 if not self._step():
-                    time.sleep(0.005)
+                    self.analyzer.idle()
+                    time.sleep(POLL_S)
             except Exception:  # never let one bad block end the show
                 self.stats.errors += 1
                 log.exception("analysis error (%d so far); continuing", self.stats.errors)

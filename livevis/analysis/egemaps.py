@@ -46,6 +46,7 @@ class EgemapsFunctionals:
         self._api = lib.OpenSMILE()
         self._api.initialize(config_file=smile.config_path, options=options, loglevel=smile.loglevel)
         self._out: np.ndarray | None = None
+        self._dirty = False  # a window ran since the last reset
         # one ctypes callback for the instance's lifetime (re-registered after each reset)
         self._callback = lib.ExternalSinkCallbackEx(self._on_frame)
 
@@ -63,6 +64,7 @@ class EgemapsFunctionals:
             float32 array (88,), in :attr:`names` order; NaN where openSMILE gave no frame (window too short).
         """
         pcm = (np.asarray(window, dtype=np.float32) * 32768).astype(np.int16)
+        self.prepare()
         self._out = None
         api = self._api
         api._check_smile_result(lib.smileapi.smile_extsink_set_data_callback_ex(api._smileobj, _SINK,
@@ -71,9 +73,18 @@ class EgemapsFunctionals:
             raise RuntimeError("openSMILE refused the window (its input buffer is full)")
         api.external_audio_source_set_eoi(config.EXTERNAL_SOURCE_COMPONENT)
         api.run()
-        api.reset()
+        self._dirty = True
         out = self._out
         return out if out is not None else np.full(len(self.names), np.nan, dtype=np.float32)
+
+    def prepare(self) -> None:
+        """Reset openSMILE after the last window (a third of a window's cost), so that the next
+        window starts from a fresh state. :meth:`__call__` does it first if it was not done; call
+        it when idle (the live analysis thread does, between audio blocks) to take it off the path
+        from a hop's last sample to its state."""
+        if self._dirty:
+            self._api.reset()
+            self._dirty = False
 
     def close(self) -> None:
         """Free openSMILE's resources (also done when the object is collected)."""

@@ -178,6 +178,10 @@ class FeatureExtractor:
         self.process(0.01 * rng.standard_normal(self.window_samples).astype(np.float32))
         self._calls, self._functionals = calls, functionals
 
+    def idle(self) -> None:
+        """Work that would otherwise wait for the next window (openSMILE's reset); for idle time."""
+        self._egemaps.prepare()
+
     def process(self, window: np.ndarray) -> HopFeatures:
         """Analyse one window.
 
