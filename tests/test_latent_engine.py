@@ -588,6 +588,27 @@ def test_offline_path_is_deterministic_and_noise_is_seeded(codec, keyframes, mus
     assert not np.array_equal(plain.update(states[0]), noisy.update(states[0]))
 
 
+def test_each_hop_is_on_its_segments_great_circle_between_the_noisy_keyframes(codec, keyframes, music_states):
+    """The walk's latent at every hop is slerp(noisy z_A, noisy z_B, progress) of its segment,
+    through several segments (the path is made once per segment; it was made every hop), and the
+    segments join: the noise at a boundary is the same on both sides of it."""
+    from livevis.render.latent.engine import LatentEngine
+    from livevis.render.latent.slerp import slerp
+
+    states = music_states[:60]
+    eng = LatentEngine(codec, keyframes, segment=0.8, segment_unit="seconds", policy="exact",
+                       noise_sigma=0.2, seed=3, energies=[s.energy for s in states])
+    segments = set()
+    for s in states:
+        z = eng.update(s)
+        a, b = eng.keyframes[eng.current].latent, eng.keyframes[eng.target].latent
+        za = a + eng._noise(eng.segment_index, a)
+        zb = b + eng._noise(eng.segment_index + 1, b)
+        np.testing.assert_array_equal(z, slerp(za, zb, eng.progress).astype(np.float32))
+        segments.add(eng.segment_index)
+    assert len(segments) >= 3
+
+
 def test_engine_rejects_bad_arguments(codec, keyframes):
     from livevis.render.latent.engine import LatentEngine
 

@@ -50,7 +50,7 @@ import numpy as np
 
 from livevis.errors import LivevisError
 from livevis.render.latent.keyframes import Keyframe, KeyframeChooser, LatentCache, load_keyframes
-from livevis.render.latent.slerp import slerp
+from livevis.render.latent.slerp import GreatCircle, slerp
 from livevis.analysis.state import AnalysisState
 
 POLICIES = ("causal", "exact", "linear")
@@ -271,6 +271,8 @@ class LatentEngine:
         self._last_state: AnalysisState | None = None
         self._worker: _DecodeWorker | None = None
         self._noise_cache: dict[int, np.ndarray] = {}
+        self._path: GreatCircle | None = None  # the segment's, with the key it was made for
+        self._path_key: tuple | None = None
 
     # -- motion ------------------------------------------------------------------------------
     def _segment_seconds(self, state: AnalysisState) -> float:
@@ -287,6 +289,17 @@ class LatentEngine:
             self._noise_cache = {k: v for k, v in self._noise_cache.items() if k >= boundary - 1}
             self._noise_cache[boundary] = rng.standard_normal(z.shape).astype(np.float32)
         return self.noise_sigma * float(z.std()) * self._noise_cache[boundary]
+
+    def _segment_path(self) -> GreatCircle:
+        """The segment's slerp path between its noisy keyframe latents, made once per segment (it
+        was made at every hop: 3 ms of the render thread's frame that brought the hop)."""
+        a, b = self.keyframes[self.current], self.keyframes[self.target]
+        key = (self.segment_index, id(a), id(b))
+        if self._path_key != key:
+            za = a.latent + self._noise(self.segment_index, a.latent)
+            zb = b.latent + self._noise(self.segment_index + 1, b.latent)
+            self._path, self._path_key = GreatCircle(za, zb), key
+        return self._path
 
     def _begin_segment(self, state: AnalysisState) -> None:
         if self.target is not None:
@@ -343,11 +356,8 @@ class LatentEngine:
             self._begin_segment(state)
         self._update_rate(energy)
         self.progress = max(self.progress, self._advance(energy, state))
-        za, zb = self.keyframes[self.current].latent, self.keyframes[self.target].latent
-        za = za + self._noise(self.segment_index, za)
-        zb = zb + self._noise(self.segment_index + 1, zb)
         self._prev_latent = self._latent
-        self._latent = slerp(za, zb, self.progress).astype(np.float32, copy=False)
+        self._latent = self._segment_path().at(self.progress).astype(np.float32, copy=False)
         self._last_state = state
         if self.progress >= 1.0:
             self._new_segment = True
