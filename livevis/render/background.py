@@ -132,7 +132,6 @@ class BackgroundLayer(ShaderLayer):
             self.uniform(f"u_{name}", self.held.hold(name, float(getattr(state, name))))
         self.uniform("u_beat_phase", float(state.beat_phase))
 
-
     def draw(self, state: AnalysisState, t: float, size: tuple[int, int]) -> None:
         if self.reduced is None:
             super().draw(state, t, size)

@@ -61,11 +61,6 @@ class ReducedResolution:
         self._picture: moderngl.Framebuffer | None = None
         self._viewport = (0, 0, 1, 1)
 
-    @property
-    def size(self) -> tuple[int, int]:
-        """The small target's (w, h) pixels ((1, 1) before the first :meth:`begin`)."""
-        return self._texture.size if self._texture is not None else (1, 1)
-
     def begin(self, size: tuple[int, int]) -> tuple[int, int]:
         """Bind a cleared small target for a picture of ``size`` (w, h) pixels, blending off;
         returns the target's (w, h)."""
