@@ -5,6 +5,7 @@ import os
 import time
 
 import numpy as np
+import pytest
 
 from livevis.control.presets import load_preset
 from livevis.analysis.state import AnalysisState
@@ -114,6 +115,43 @@ def test_preset_parameters_reach_the_layers(ctx, tmp_path):
         assert np.allclose(_frame(show), 128, atol=3)
         show.registry.set("master.brightness", 0.5)
         assert np.allclose(_frame(show), 64, atol=3)
+    finally:
+        show.close()
+
+
+@pytest.mark.parametrize("mode", ["face", "cartoon"])
+def test_face_expressiveness_multiplies_the_aus_once(ctx, tmp_path, mode):
+    """``face.expressiveness`` (a preset key, a MIDI/OSC parameter) is a gain on the AUs applied
+    once, by the face layer: at 2 an AU of 0.3 drives the 3D face's mesh (and the flat face's
+    shader) at 0.6, at 0.5 at 0.15. The 3D face also got it through the shown state, so a fader
+    acted on its AUs squared (1.2 and 0.075)."""
+    from livevis.analysis.state import AU_INDEX
+    from livevis.errors import LivevisError
+    from livevis.show.show import Show
+
+    if mode == "face":
+        from livevis.face3d.aumesh import AUMeshModel
+        try:
+            AUMeshModel.load()
+        except LivevisError as err:
+            pytest.skip(f"the 3D face assets are not cached and cannot be fetched: {err}")
+    path = tmp_path / "face.toml"
+    path.write_text(f'[[layers]]\nkind = "face"\n\n[face]\nmode = "{mode}"\nexpressiveness = 2.0\n')
+    aus = np.zeros(17, np.float32)
+    aus[AU_INDEX["AU12"]] = 0.3
+    show = Show(ctx, (64, 36), load_preset(path), lambda: AnalysisState(aus=aus), control=False)
+    try:
+        face = show.compositor.layers[0]
+        driven = []
+        if mode == "face":  # record what the AU→mesh model is asked to show, then let it work
+            predict = face.model.predict
+            face.model.predict = lambda a: (driven.append(np.array(a)), predict(a))[1]
+        for gain in (2.0, 0.5):
+            show.registry.set("face.expressiveness", gain)
+            _frame(show)
+            if mode == "cartoon":
+                driven.append(np.asarray(face.program["u_aus"].value, np.float32).reshape(-1))
+            assert driven[-1][AU_INDEX["AU12"]] == pytest.approx(0.3 * gain, abs=1e-5), gain
     finally:
         show.close()
 

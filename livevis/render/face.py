@@ -20,6 +20,7 @@ class FaceLayer(ShaderLayer):
     Args:
         ctx: the GL context. opacity, blend: see :class:`Layer`.
         scale: face size multiplier, [0.1, 3]. outline_scale: outline width multiplier.
+        expressiveness: gain on the AUs before they are clipped to [0, 1] (>= 0; 1: as given).
 
     Raises:
         ShaderError: the shader file is missing or does not compile.
@@ -28,15 +29,17 @@ class FaceLayer(ShaderLayer):
     fragment = "face.frag"
 
     def __init__(self, ctx: moderngl.Context, opacity: float = 1.0, blend: str = "normal",
-                 scale: float = 1.0, outline_scale: float = 1.0) -> None:
+                 scale: float = 1.0, outline_scale: float = 1.0, expressiveness: float = 1.0) -> None:
         super().__init__(ctx, opacity, blend)
+        #: gain on the AUs (the preset's ``face.expressiveness``)
+        self.expressiveness = float(expressiveness)
         #: face size multiplier, [0.1, 3] (1: about 60 % of the frame height)
         self.scale = scale
         #: outline width multiplier, [0, 10] (0: no outline)
         self.outline_scale = outline_scale
 
     def set_uniforms(self, state: AnalysisState, t: float, size) -> None:
-        aus = np.clip(np.asarray(state.aus, dtype=np.float32).reshape(-1), 0.0, 1.0)
+        aus = np.clip(np.asarray(state.aus, dtype=np.float32).reshape(-1) * self.expressiveness, 0.0, 1.0)
         if aus.shape != (len(AU_NAMES),):
             raise ValueError(f"state.aus must have {len(AU_NAMES)} values, got {aus.shape}")
         if "u_aus" in self.program:

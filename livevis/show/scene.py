@@ -84,7 +84,7 @@ def build_face_layer(ctx: moderngl.Context, spec, preset, opacity: float) -> Lay
     except (LivevisError, OSError) as err:
         log.warning("%s face unavailable, using the flat face: %s", mode, err)
     return FaceLayer(ctx, opacity=opacity, blend=spec.blend, scale=scale,
-                     outline_scale=outline_scale(width) if outline_on else 0.0)
+                     outline_scale=outline_scale(width) if outline_on else 0.0, expressiveness=expressiveness)
 
 
 def build_layer(ctx: moderngl.Context, spec, preset=None) -> Layer:
@@ -188,22 +188,19 @@ def shown_state(state, params: dict[str, float]):
     Args:
         state: an :class:`~livevis.analysis.state.AnalysisState`.
         params: a parameter snapshot (:meth:`~livevis.params.ParamRegistry.snapshot`):
-            ``emotion.sensitivity`` scales valence/arousal (clipped to [-1, 1]),
-            ``face.expressiveness`` the AUs (clipped to [0, 1]), ``audio.sensitivity`` onset
+            ``emotion.sensitivity`` scales valence/arousal (clipped to [-1, 1]), ``audio.sensitivity`` onset
             (clipped to [0, 1]) and energy; ``tempo.bpm`` > 0 overrides the tempo (BPM).
 
     Returns:
         A new :class:`~livevis.analysis.state.AnalysisState`; AUs float32 (17,).
     """
     sens = params.get("emotion.sensitivity", 1.0)
-    expressive = params.get("face.expressiveness", 1.0)
     audio_sens = params.get("audio.sensitivity", 1.0)
     bpm = params.get("tempo.bpm", 0.0)
     return replace(
         state,
         valence=float(np.clip(state.valence * sens, -1, 1)),
         arousal=float(np.clip(state.arousal * sens, -1, 1)),
-        aus=np.clip(state.aus * expressive, 0, 1).astype(np.float32),
         onset=float(np.clip(state.onset * audio_sens, 0, 1)),
         energy=state.energy * audio_sens,
         tempo=bpm if bpm > 0 else state.tempo,
@@ -218,9 +215,10 @@ def scene_time(t: float, params: dict[str, float]) -> float:
 
 def apply_layer_params(compositor, preset, params: dict[str, float]) -> None:
     """Set each layer from the live parameters: ``layer.N.opacity`` × ``layer.N.enabled``
-    (N from 1, bottom first), the face's ``face.scale``/``expressiveness``/``outline_width``
-    (outline only where the preset's face has one), the background's numeric shader parameters
-    ``background.NAME``."""
+    (N from 1, bottom first), the face's ``face.scale``/``outline_width`` (outline only where the
+    preset's face has one) and ``face.expressiveness`` (every kind of face applies it to the AUs,
+    once: it was also applied to the state's AUs, so a fader acted on them squared), the
+    background's numeric shader parameters ``background.NAME``."""
     from livevis.face3d.mesh_layer import FaceMeshLayer
     from livevis.render import BackgroundLayer, FaceLayer
 
@@ -228,6 +226,8 @@ def apply_layer_params(compositor, preset, params: dict[str, float]) -> None:
         opacity = params.get(f"layer.{i}.opacity")
         if opacity is not None:
             layer.opacity = opacity * params.get(f"layer.{i}.enabled", 1.0)
+        if hasattr(layer, "expressiveness"):  # the 3D face, the portrait, the flat face
+            layer.expressiveness = params.get("face.expressiveness", layer.expressiveness)
         if isinstance(layer, FaceLayer):
             layer.scale = params.get("face.scale", layer.scale)
             if preset.face.outline:
@@ -238,7 +238,6 @@ def apply_layer_params(compositor, preset, params: dict[str, float]) -> None:
                     layer.params[name] = params[f"background.{name}"]
         elif isinstance(layer, FaceMeshLayer):
             layer.scale = MESH_FACE_SCALE * params.get("face.scale", 1.0)
-            layer.expressiveness = params.get("face.expressiveness", layer.expressiveness)
             if preset.face.outline:
                 layer.outline = MESH_OUTLINE * outline_scale(params.get("face.outline_width", 2.0))
 
