@@ -63,6 +63,17 @@ _VERSION = re.compile(r"\A(?:\s*//[^\n]*\n|\s*\n)*\s*#version[^\n]*\n")
 OPACITY_UNIFORM = "livevis_opacity"
 
 
+def _after_version(source: str, lines: str) -> str | None:
+    """``source`` with ``lines`` (each ending in a newline) inserted after its ``#version`` line
+    and a ``#line`` directive, so that compiler messages keep the file's line numbers; None if
+    there is no ``#version`` line."""
+    version = _VERSION.match(source)
+    if version is None:
+        return None
+    head, body = source[: version.end()], source[version.end():]
+    return f"{head}{lines}#line {head.count(chr(10)) + 1}\n{body}"
+
+
 def premultiplied_source(fs: str) -> str | None:
     """Wrap fragment shader source ``fs`` so that it outputs premultiplied colour times opacity.
 
@@ -77,13 +88,11 @@ def premultiplied_source(fs: str) -> str | None:
         ``out vec4`` (such a shader is composited through a scratch framebuffer instead).
     """
     outs = _FRAG_OUT.findall(fs)
-    version = _VERSION.match(fs)
-    if len(outs) != 1 or version is None:
+    renamed = _after_version(fs, "#define main livevis_layer_main\n")
+    if len(outs) != 1 or renamed is None:
         return None
-    head, body = fs[: version.end()], fs[version.end():]
     name = outs[0]
-    return (f"{head}#define main livevis_layer_main\n#line {head.count(chr(10)) + 1}\n{body}\n"
-            f"#undef main\nuniform float {OPACITY_UNIFORM};\n"
+    return (f"{renamed}\n#undef main\nuniform float {OPACITY_UNIFORM};\n"
             f"void main() {{\n    livevis_layer_main();\n    vec4 livevis_c = clamp({name}, 0.0, 1.0);\n"
             f"    {name} = vec4(livevis_c.rgb * livevis_c.a, livevis_c.a) * {OPACITY_UNIFORM};\n}}\n")
 
@@ -92,12 +101,10 @@ def with_defines(source: str, defines: dict[str, int | float | str]) -> str:
     """``source`` with a ``#define NAME VALUE`` line per entry of ``defines`` after its
     ``#version`` line (compiler messages keep the file's line numbers: ``#line``); unchanged if
     ``defines`` is empty or there is no ``#version`` line."""
-    version = _VERSION.match(source)
-    if not defines or version is None:
+    if not defines:
         return source
-    head, body = source[: version.end()], source[version.end():]
     lines = "".join(f"#define {name} {value}\n" for name, value in defines.items())
-    return f"{head}{lines}#line {head.count(chr(10)) + 1}\n{body}"
+    return _after_version(source, lines) or source
 
 
 def load_program(ctx: moderngl.Context, vertex: str, fragment: str,
