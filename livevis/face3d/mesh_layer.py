@@ -366,6 +366,7 @@ class FaceMeshLayer(Layer):
         #: the face's programs by PART (:data:`PARTS`)
         self.programs = {part: load_program(ctx, "face3d.vert", "face3d.frag", defines={"PART": part})
                          for part in PARTS}
+        self._holders: dict[str, list[moderngl.Program]] = {}  # uniform name → the programs that use it
         program_of = {material: self.programs[part] for part, materials in PARTS.items() for material in materials}
         self._vbo = ctx.buffer(reserve=self.model.neutral.shape[0] * 6 * 4, dynamic=True)
         self._ibos, self._vaos = [], {}
@@ -487,14 +488,21 @@ class FaceMeshLayer(Layer):
         """NDC shift of the face from the frame centre (``u_offset``)."""
         return (self.center[0] - 0.5) * 2.0, (0.5 - self.center[1]) * 2.0
 
+    def _programs_using(self, name: str) -> list[moderngl.Program]:
+        """The face's programs that use uniform ``name`` (drivers drop unused ones), looked up
+        once: a membership test scans a program's uniforms, and a frame sets ~40 on 5 programs."""
+        found = self._holders.get(name)
+        if found is None:
+            found = self._holders[name] = [p for p in self.programs.values() if name in p]
+        return found
+
     def _u(self, name: str, value) -> None:
-        for program in self.programs.values():
-            set_uniform(program, name, value)
+        for program in self._programs_using(name):
+            program[name].value = value
 
     def _write(self, name: str, data: bytes) -> None:
-        for program in self.programs.values():
-            if name in program:
-                program[name].write(data)
+        for program in self._programs_using(name):
+            program[name].write(data)
 
     def draw(self, state: AnalysisState, t: float, size: tuple[int, int]) -> None:
         ctx = self.ctx
@@ -555,9 +563,8 @@ class FaceMeshLayer(Layer):
         teeth = 0.3 + 0.35 * float(np.clip(aus[AU_INDEX["AU12"]] + aus[AU_INDEX["AU10"]], 0.0, 1.0))
         u("u_mouth", (float(verts[UPPER_LIP, 1]), float(verts[LOWER_LIP, 1]), teeth))
         u("u_cheeks", (float(verts[50, 0]), float(verts[280, 0]), float(verts[50, 1]) - 0.02, 0.09))
-        for program in self.programs.values():
-            if "u_line_width" in program:  # the programs that draw lines (skin, eyes)
-                set_line_uniforms(program, verts, aus)
+        for program in self._programs_using("u_line_width"):  # the programs that draw lines (skin, eyes)
+            set_line_uniforms(program, verts, aus)
 
         outline_px = self.outline * size[1]
         x, y, w, h = self.region(size, proj @ view @ model, self._offset(), verts, outline_px)
@@ -628,3 +635,4 @@ class FaceMeshLayer(Layer):
         for program in self.programs.values():
             program.release()
         self._vaos, self._head_vaos, self._head_outline_vaos, self._ibos, self.programs = {}, {}, [], [], {}
+        self._holders = {}
