@@ -120,7 +120,7 @@ def test_preset_parameters_reach_the_layers(ctx, tmp_path):
 
 
 @pytest.mark.parametrize("mode", ["face", "cartoon"])
-def test_face_expressiveness_multiplies_the_aus_once(ctx, tmp_path, mode):
+def test_face_expressiveness_multiplies_the_aus_once(ctx, tmp_path, monkeypatch, mode):
     """``face.expressiveness`` (a preset key, a MIDI/OSC parameter) is a gain on the AUs applied
     once, by the face layer: at 2 an AU of 0.3 drives the 3D face's mesh (and the flat face's
     shader) at 0.6, at 0.5 at 0.15. The 3D face also got it through the shown state, so a fader
@@ -143,9 +143,9 @@ def test_face_expressiveness_multiplies_the_aus_once(ctx, tmp_path, mode):
     try:
         face = show.compositor.layers[0]
         driven = []
-        if mode == "face":  # record what the AU→mesh model is asked to show, then let it work
+        if mode == "face":  # record what the AU→mesh model (shared, cached) is asked to show, then let it work
             predict = face.model.predict
-            face.model.predict = lambda a: (driven.append(np.array(a)), predict(a))[1]
+            monkeypatch.setattr(face.model, "predict", lambda a: (driven.append(np.array(a)), predict(a))[1])
         for gain in (2.0, 0.5):
             show.registry.set("face.expressiveness", gain)
             _frame(show)

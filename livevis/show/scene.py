@@ -192,7 +192,8 @@ def shown_state(state, params: dict[str, float]):
             (clipped to [0, 1]) and energy; ``tempo.bpm`` > 0 overrides the tempo (BPM).
 
     Returns:
-        A new :class:`~livevis.analysis.state.AnalysisState`; AUs float32 (17,).
+        A new :class:`~livevis.analysis.state.AnalysisState`; its AUs are the state's (the face
+        layers apply ``face.expressiveness``: :func:`apply_layer_params`).
     """
     sens = params.get("emotion.sensitivity", 1.0)
     audio_sens = params.get("audio.sensitivity", 1.0)
@@ -216,9 +217,9 @@ def scene_time(t: float, params: dict[str, float]) -> float:
 def apply_layer_params(compositor, preset, params: dict[str, float]) -> None:
     """Set each layer from the live parameters: ``layer.N.opacity`` × ``layer.N.enabled``
     (N from 1, bottom first), the face's ``face.scale``/``outline_width`` (outline only where the
-    preset's face has one) and ``face.expressiveness`` (every kind of face applies it to the AUs,
-    once: it was also applied to the state's AUs, so a fader acted on them squared), the
-    background's numeric shader parameters ``background.NAME``."""
+    preset's face has one) and ``face.expressiveness`` (the gain every kind of face applies to
+    the AUs; :func:`shown_state` leaves them as they are), the background's numeric shader
+    parameters ``background.NAME``."""
     from livevis.face3d.mesh_layer import FaceMeshLayer
     from livevis.render import BackgroundLayer, FaceLayer
 
